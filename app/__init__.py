@@ -1,0 +1,3 @@
+"""Wirelens: a packet viewer in the browser."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,431 @@
+"""Reading capture files record by record, without dissecting anything.
+
+A capture is walked once to find where every packet's bytes lie (file offset, captured and wire
+lengths, timestamp, interface and link type). The walk is resumable: it stops at the last complete
+record and can continue later, which is how a growing file (a live capture, an upload still being
+written) is indexed with the same code as a finished one. Packet bytes are never copied here; the
+index reads them through a memory map.
+
+Supported: pcap in both byte orders with micro- or nanosecond timestamps, and pcapng with any
+number of sections and interfaces (per-interface link types, timestamp resolutions and offsets,
+comments kept). Gzip-compressed files are inflated to a working copy first (see ``inflate``).
+"""
+from __future__ import annotations
+
+import gzip
+import mmap
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.core.errors import CaptureFormatError, CaptureTooLarge
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds (value * 1000 = ns)
+    b"\xa1\xb2\xc3\xd4": (">", 1_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1),  # nanoseconds
+    b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+PCAPNG_SHB = 0x0A0D0D0A
+GZIP_MAGIC = b"\x1f\x8b"
+# Wireshark refuses records larger than this (WTAP_MAX_PACKET_SIZE_STANDARD); a bigger claim means
+# the file is damaged, and reading on would only produce garbage.
+MAX_RECORD = 262_144
+# pcapng blocks other than packets (name resolution, statistics, custom) are bounded too, so a
+# damaged length cannot make the walker allocate or skip gigabytes.
+MAX_BLOCK = 16 * 1024 * 1024
+MAX_INTERFACES = 65_536
+
+
+@dataclass
+class Interface:
+    """One pcapng interface (or the single implicit interface of a pcap file)."""
+
+    linktype: int
+    snaplen: int
+    name: str = ""
+    description: str = ""
+    ts_divisor: int = 1_000_000  # timestamp units per second
+    ts_offset: int = 0  # seconds added to every timestamp (if_tsoffset)
+
+
+@dataclass
+class RecordBatch:
+    """Records found by one call of ``RecordReader.read``: parallel numpy arrays."""
+
+    offset: np.ndarray  # int64, file offset of the packet bytes
+    caplen: np.ndarray  # uint32, bytes present in the file
+    wirelen: np.ndarray  # uint32, bytes on the wire
+    ts_sec: np.ndarray  # int64
+    ts_nsec: np.ndarray  # int64, 0..999_999_999
+    iface: np.ndarray  # uint16, global interface number (across sections)
+    linktype: np.ndarray  # uint16
+
+    def __len__(self) -> int:
+        return len(self.offset)
+
+
+@dataclass
+class FileInfo:
+    """What the walk learned about the file as a whole."""
+
+    format: str = "pcap"
+    byte_order: str = "little-endian"
+    interfaces: list[Interface] = field(default_factory=list)
+    section_comments: list[str] = field(default_factory=list)
+    comments: dict[int, list[str]] = field(default_factory=dict)  # frame number -> comments
+    truncated: bool = False
+    error: str | None = None  # why the walk stopped before the end of the file
+
+    @property
+    def link_types(self) -> list[int]:
+        return sorted({i.linktype for i in self.interfaces})
+
+
+def sniff_format(head: bytes) -> str:
+    """Name the container of a file from its first bytes: ``pcap``, ``pcapng`` or ``gzip``."""
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:4] in PCAP_MAGICS:
+        return "pcap"
+    if len(head) >= 4 and struct.unpack("<I", head[:4])[0] == PCAPNG_SHB:
+        return "pcapng"
+    if not head:
+        raise CaptureFormatError("The file is empty.")
+    raise CaptureFormatError(
+        "This is not a capture file: it starts with neither a pcap nor a pcapng header "
+        f"(first bytes {head[:8].hex(' ')})."
+    )
+
+
+def inflate(source: Path, target: Path, limit: int) -> None:
+    """Decompress a gzip file to ``target``, streaming, refusing more than ``limit`` bytes.
+
+    The limit is what stops a gzip bomb: a few kilobytes that claim gigabytes never get further
+    than the configured capture size.
+    """
+    written = 0
+    try:
+        with gzip.open(source, "rb") as src, open(target, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise CaptureTooLarge(
+                        f"The decompressed capture is larger than the limit of {limit} bytes."
+                    )
+                dst.write(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        if written == 0:
+            raise CaptureFormatError(f"The gzip data could not be read: {exc}.") from exc
+        # A cut gzip stream still yields the packets before the cut; the record walk reports
+        # the truncation precisely.
+
+
+class _Columns:
+    """Growable per-record lists, turned into a RecordBatch at the end of a read."""
+
+    def __init__(self) -> None:
+        self.offset: list[int] = []
+        self.caplen: list[int] = []
+        self.wirelen: list[int] = []
+        self.ts_sec: list[int] = []
+        self.ts_nsec: list[int] = []
+        self.iface: list[int] = []
+
+    def batch(self, linktypes: list[int]) -> RecordBatch:
+        iface = np.asarray(self.iface, dtype=np.uint16)
+        lt_table = np.asarray(linktypes or [0], dtype=np.uint16)
+        return RecordBatch(
+            offset=np.asarray(self.offset, dtype=np.int64),  # lists (pcapng) or arrays (pcap)
+            caplen=np.asarray(self.caplen, dtype=np.uint32),
+            wirelen=np.asarray(self.wirelen, dtype=np.uint32),
+            ts_sec=np.asarray(self.ts_sec, dtype=np.int64),
+            ts_nsec=np.asarray(self.ts_nsec, dtype=np.int64),
+            iface=iface,
+            linktype=lt_table[iface] if len(iface) else np.zeros(0, np.uint16),
+        )
+
+
+class RecordReader:
+    """Walks a pcap or pcapng file; ``read()`` may be called again as the file grows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.info = FileInfo()
+        self.pos = 0  # next unread byte
+        self.count = 0  # records found so far
+        self._endian = "<"
+        self._ns_mult = 1_000
+        self._section_ifaces: list[int] = []  # section-local id -> global interface number
+        self._started = False
+        self._stopped = False  # a damaged record ends the walk for good
+
+    # -- public -------------------------------------------------------------------------------
+
+    def read(self, final: bool = True, max_records: int | None = None) -> RecordBatch:
+        """Find the records after the last call. ``final`` means the file will not grow.
+
+        With ``final`` a partial record at the end marks the capture truncated; without it the
+        partial record is left for the next call (a writer is still appending).
+        """
+        cols = _Columns()
+        size = self.path.stat().st_size
+        if self._stopped or size <= self.pos:
+            if final and size == 0 and not self._started:
+                raise CaptureFormatError("The file is empty.")
+            return cols.batch(self._linktypes())
+        with open(self.path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                if not self._started:
+                    if not self._read_header(mm, size, final):
+                        return cols.batch(self._linktypes())
+                    self._started = True
+                if self.info.format == "pcap":
+                    self._walk_pcap(mm, size, final, cols, max_records)
+                else:
+                    self._walk_pcapng(mm, size, final, cols, max_records)
+            finally:
+                mm.close()
+        return cols.batch(self._linktypes())
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _linktypes(self) -> list[int]:
+        return [i.linktype for i in self.info.interfaces]
+
+    def _stop(self, message: str) -> None:
+        self.info.truncated = True
+        self.info.error = message
+        self._stopped = True
+
+    def _read_header(self, mm: mmap.mmap, size: int, final: bool) -> bool:
+        kind = sniff_format(mm[:4])
+        if kind == "gzip":
+            raise CaptureFormatError("Compressed data must be inflated before reading.")
+        if kind == "pcapng":
+            self.info.format = "pcapng"
+            return True  # the section header is an ordinary block for the walker
+        if size < 24:
+            if final:
+                raise CaptureFormatError("The pcap file header is cut short (less than 24 bytes).")
+            return False
+        endian, mult = PCAP_MAGICS[mm[:4]]
+        self._endian, self._ns_mult = endian, mult
+        _, _, _, _, snaplen, network = struct.unpack_from(endian + "HHiIII", mm, 4)
+        self.info.byte_order = "little-endian" if endian == "<" else "big-endian"
+        # The upper bits of the link type field carry FCS information (pcap spec); the type
+        # itself is the low 16 bits.
+        self.info.interfaces.append(
+            Interface(linktype=network & 0xFFFF, snaplen=snaplen, ts_divisor=1_000_000_000 // mult)
+        )
+        self.pos = 24
+        return True
+
+    def _walk_pcap(self, mm, size, final, cols: _Columns, max_records) -> None:
+        # The walk itself is the one inherently sequential step of indexing (each record's
+        # length says where the next starts), so the loop does nothing but hop from header to
+        # header; every header field is then gathered for all records at once with numpy.
+        incl_at = struct.Struct(self._endian + "I").unpack_from
+        pos = self.pos
+        starts: list[int] = []
+        add = starts.append
+        budget = max_records if max_records is not None else 1 << 62
+        while pos + 16 <= size and budget:
+            incl = incl_at(mm, pos + 8)[0]
+            if pos + 16 + incl > size or incl > MAX_RECORD:
+                break
+            add(pos)
+            pos += 16 + incl
+            budget -= 1
+        headers = _gather_u32(mm, np.asarray(starts, dtype=np.int64), 4, self._endian)
+        sec, frac, incl, orig = headers
+        cols.offset = np.asarray(starts, dtype=np.int64) + 16
+        cols.caplen, cols.wirelen = incl, orig
+        cols.ts_sec = sec.astype(np.int64)
+        cols.ts_nsec = frac.astype(np.int64) * self._ns_mult
+        cols.iface = np.zeros(len(starts), dtype=np.uint16)
+        self.count += len(starts)
+        self.pos = pos
+        if pos + 16 <= size and budget:
+            incl = incl_at(mm, pos + 8)[0]
+            if incl > MAX_RECORD:
+                self._stop(
+                    f"Packet {self.count + 1} claims {incl} bytes, more than the maximum of "
+                    f"{MAX_RECORD}; the file is damaged after packet {self.count}."
+                )
+                return
+        if final and pos < size and budget:
+            self._stop(
+                f"The file is cut short in the middle of packet {self.count + 1}: "
+                f"{size - pos} bytes follow packet {self.count}."
+            )
+
+    def _walk_pcapng(self, mm, size, final, cols: _Columns, max_records) -> None:
+        limit = max_records if max_records is not None else -1
+        while self.pos + 12 <= size and limit != 0:
+            pos = self.pos
+            btype = struct.unpack_from(self._endian + "I", mm, pos)[0]
+            if btype == PCAPNG_SHB or struct.unpack_from("<I", mm, pos)[0] == PCAPNG_SHB:
+                bom = mm[pos + 8 : pos + 12]
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    self._endian = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    self._endian = ">"
+                else:
+                    self._stop(f"Section header at byte {pos} has an unknown byte-order magic.")
+                    return
+                self.info.byte_order = "little-endian" if self._endian == "<" else "big-endian"
+                btype = PCAPNG_SHB
+            blen = struct.unpack_from(self._endian + "I", mm, pos + 4)[0]
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK + MAX_RECORD:
+                self._stop(
+                    f"Block at byte {pos} (after packet {self.count}) has an invalid length "
+                    f"{blen}; the file is damaged there."
+                )
+                return
+            if pos + blen > size:
+                break
+            trailer = struct.unpack_from(self._endian + "I", mm, pos + blen - 4)[0]
+            if trailer != blen:
+                self._stop(
+                    f"Block at byte {pos} (after packet {self.count}) has mismatched lengths "
+                    f"({blen} and {trailer}); the file is damaged there."
+                )
+                return
+            if not self._block(mm, btype, pos, blen, cols):
+                return
+            if btype in (6, 3, 2):
+                limit -= 1
+            self.pos = pos + blen
+        if final and not self._stopped and self.pos < size and limit != 0:
+            self._stop(
+                f"The file is cut short in the middle of a block at byte {self.pos}, "
+                f"after packet {self.count}."
+            )
+
+    def _block(self, mm, btype: int, pos: int, blen: int, cols: _Columns) -> bool:
+        e = self._endian
+        body = pos + 8
+        end = pos + blen - 4
+        if btype == PCAPNG_SHB:
+            self._section_ifaces = []
+            for code, value in _options(mm, body + 16, end, e):
+                if code == 1:
+                    self.info.section_comments.append(_text(value))
+        elif btype == 1:  # interface description
+            linktype, _, snaplen = struct.unpack_from(e + "HHI", mm, body)
+            iface = Interface(linktype=linktype, snaplen=snaplen)
+            for code, value in _options(mm, body + 8, end, e):
+                if code == 2:
+                    iface.name = _text(value)
+                elif code == 3:
+                    iface.description = _text(value)
+                elif code == 9 and value:
+                    r = value[0]
+                    iface.ts_divisor = (1 << (r & 0x7F)) if r & 0x80 else 10 ** min(r, 18)
+                elif code == 14 and len(value) == 8:
+                    iface.ts_offset = struct.unpack(e + "q", value)[0]
+            if len(self.info.interfaces) >= MAX_INTERFACES:
+                self._stop(f"More than {MAX_INTERFACES} interfaces are described; the file is damaged.")
+                return False
+            self._section_ifaces.append(len(self.info.interfaces))
+            self.info.interfaces.append(iface)
+        elif btype in (6, 2):  # enhanced packet / obsolete packet block
+            if btype == 6:
+                if_id, hi, lo, incl, orig = struct.unpack_from(e + "IIIII", mm, body)
+            else:
+                if_id, _, hi, lo, incl, orig = struct.unpack_from(e + "HHIIII", mm, body)
+            data = body + 20
+            if if_id >= len(self._section_ifaces):
+                self._stop(f"Packet {self.count + 1} names interface {if_id}, which was never described.")
+                return False
+            if incl > MAX_RECORD or data + incl > end:
+                self._stop(
+                    f"Packet {self.count + 1} claims {incl} bytes, more than its block holds; "
+                    f"the file is damaged after packet {self.count}."
+                )
+                return False
+            gid = self._section_ifaces[if_id]
+            iface = self.info.interfaces[gid]
+            self._add(cols, data, incl, orig, (hi << 32) | lo, iface, gid)
+            opt_start = data + ((incl + 3) & ~3)
+            comments = [_text(v) for c, v in _options(mm, opt_start, end, e) if c == 1]
+            if comments:
+                self.info.comments[self.count] = comments
+        elif btype == 3:  # simple packet block: no timestamp, interface 0 of the section
+            if not self._section_ifaces:
+                self._stop("A simple packet block precedes every interface description.")
+                return False
+            gid = self._section_ifaces[0]
+            iface = self.info.interfaces[gid]
+            orig = struct.unpack_from(e + "I", mm, body)[0]
+            incl = min(orig, iface.snaplen or orig, end - (body + 4))
+            self._add(cols, body + 4, incl, orig, 0, iface, gid)
+        return True
+
+    def _add(self, cols: _Columns, data: int, incl: int, orig: int, ts: int, iface: Interface, gid: int) -> None:
+        div = iface.ts_divisor
+        sec, frac = divmod(ts, div)
+        cols.offset.append(data)
+        cols.caplen.append(incl)
+        cols.wirelen.append(orig)
+        cols.ts_sec.append(sec + iface.ts_offset)
+        cols.ts_nsec.append(frac * 1_000_000_000 // div)
+        cols.iface.append(gid)
+        self.count += 1
+
+
+def _gather_u32(mm, starts: np.ndarray, count: int, endian: str) -> list[np.ndarray]:
+    """Read ``count`` consecutive 32-bit words at each start offset, for all starts at once."""
+    data = np.frombuffer(mm, dtype=np.uint8)
+    try:
+        read = u32le if endian == "<" else u32be
+        return [read(data, starts + 4 * k) for k in range(count)]
+    finally:
+        del data  # the mmap cannot close while a numpy view of it is alive
+
+
+def u16be(data: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Big-endian 16-bit values at byte offsets ``at`` of ``data``."""
+    return (data[at].astype(np.uint32) << 8) | data[at + 1]
+
+
+def u32be(data: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Big-endian 32-bit values at byte offsets ``at`` of ``data``."""
+    return (
+        (data[at].astype(np.uint32) << 24)
+        | (data[at + 1].astype(np.uint32) << 16)
+        | (data[at + 2].astype(np.uint32) << 8)
+        | data[at + 3]
+    )
+
+
+def u32le(data: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Little-endian 32-bit values at byte offsets ``at`` of ``data``."""
+    return (
+        data[at].astype(np.uint32)
+        | (data[at + 1].astype(np.uint32) << 8)
+        | (data[at + 2].astype(np.uint32) << 16)
+        | (data[at + 3].astype(np.uint32) << 24)
+    )
+
+
+def _options(mm, pos: int, end: int, e: str):
+    """Yield (code, value bytes) of a pcapng option list, stopping quietly at damage."""
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(e + "HH", mm, pos)
+        if code == 0:
+            return
+        start = pos + 4
+        if start + length > end:
+            return
+        yield code, bytes(mm[start : start + length])
+        pos = start + ((length + 3) & ~3)
+
+
+def _text(value: bytes) -> str:
+    return value.rstrip(b"\x00").decode("utf-8", "replace")
