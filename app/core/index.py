@@ -1,0 +1,175 @@
+"""The packet index: one pass over a capture, kept on disk as numpy columns.
+
+Building walks the records (``pcapfile``), decodes header fields for a chunk of packets at a time
+(``layers``), then derives what needs the whole capture at once: the address table and the TCP and
+UDP stream numbers. The result is a folder of ``.npy`` files plus ``meta.json``; opening it again
+memory-maps the columns, so reopening a capture after a restart costs milliseconds and never reads
+the capture file again.
+
+The packet list, paging, filters and flows read these columns; a packet's bytes are read from the
+capture through a memory map only when a person looks at it.
+"""
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from app.core import layers, streams
+from app.core.pcapfile import RecordReader
+
+INDEX_VERSION = 1
+CHUNK = 16384  # packets decoded together: big enough for numpy, small enough for the cache
+
+RECORD_COLUMNS = ("offset", "caplen", "wirelen", "ts_sec", "ts_nsec", "iface", "linktype")
+Progress = Callable[[int, int, int], None]  # (packets so far, bytes read, file size)
+
+
+@dataclass
+class IndexMeta:
+    """What the index knows about the capture as a whole (``meta.json``)."""
+
+    version: int = INDEX_VERSION
+    packets: int = 0
+    format: str = "pcap"
+    byte_order: str = "little-endian"
+    link_types: list[int] = field(default_factory=list)
+    interfaces: list[dict] = field(default_factory=list)
+    section_comments: list[str] = field(default_factory=list)
+    comments: dict[str, list[str]] = field(default_factory=dict)  # frame number -> comments
+    truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
+    first_epoch: float | None = None
+    last_epoch: float | None = None
+    tcp_streams: int = 0
+    udp_streams: int = 0
+
+
+class CaptureIndex:
+    """A built index opened for reading: columns, address table and the capture's bytes."""
+
+    def __init__(self, directory: Path, capture_path: Path) -> None:
+        self.directory = Path(directory)
+        self.capture_path = Path(capture_path)
+        raw = json.loads((self.directory / "meta.json").read_text())
+        self.meta = IndexMeta(**raw)
+        self.n = self.meta.packets
+        self.cols: dict[str, np.ndarray] = {}
+        for path in self.directory.glob("*.npy"):
+            self.cols[path.stem] = np.load(path, mmap_mode="r") if self.n else np.load(path)
+        self.addr4 = self.cols.pop("addr4")
+        self.addr6 = self.cols.pop("addr6")
+        self._mm: mmap.mmap | None = None
+        self._file = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+    # -- packet bytes -------------------------------------------------------------------------
+
+    def frame(self, i: int) -> bytes:
+        """The captured bytes of packet ``i`` (0-based)."""
+        if self._mm is None:
+            self._file = open(self.capture_path, "rb")
+            self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        start = int(self.cols["offset"][i])
+        return self._mm[start : start + int(self.cols["caplen"][i])]
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            self._file.close()
+            self._mm = None
+
+    # -- addresses ----------------------------------------------------------------------------
+
+    def address(self, addr_id: int) -> str | None:
+        """The text form of an address id (as Wireshark prints it), or None for -1."""
+        if addr_id < 0:
+            return None
+        return streams.address_text(self.addr4, self.addr6, int(addr_id))
+
+    def epoch(self, i: int) -> float:
+        return int(self.cols["ts_sec"][i]) + int(self.cols["ts_nsec"][i]) / 1e9
+
+
+def build_index(capture_path: Path, directory: Path, progress: Progress | None = None) -> CaptureIndex:
+    """Index ``capture_path`` into ``directory`` (replaced atomically) and open the result."""
+    directory = Path(directory)
+    work = directory.with_name(directory.name + ".building")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    reader = RecordReader(capture_path)
+    size = os.path.getsize(capture_path)
+    parts: dict[str, list[np.ndarray]] = {}
+    raw_addrs: list[tuple[int, dict]] = []
+    with open(capture_path, "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        data = np.frombuffer(mm, dtype=np.uint8) if mm is not None else np.zeros(0, np.uint8)
+        try:
+            while True:
+                batch = reader.read(final=True, max_records=CHUNK)
+                if len(batch) == 0:
+                    break
+                first = reader.count - len(batch)
+                cols = layers.decode(data, batch.offset, batch.caplen, batch.wirelen, batch.linktype)
+                for name in RECORD_COLUMNS:
+                    cols[name] = getattr(batch, name)
+                raw_addrs.append((first, streams.raw_addresses(data, cols)))
+                for name, values in cols.items():
+                    parts.setdefault(name, []).append(values)
+                if progress:
+                    progress(reader.count, reader.pos, size)
+            columns = {name: np.concatenate(v) for name, v in parts.items()}
+            if not columns:
+                columns = {name: np.zeros(0, dt) for name, (dt, _) in layers.COLUMNS.items()}
+                for name in RECORD_COLUMNS:
+                    columns[name] = np.zeros(0, np.int64)
+            columns.update(streams.addresses(reader.count, raw_addrs))
+        finally:
+            del data
+            if mm is not None:
+                mm.close()
+    columns.update(streams.assign_streams(columns))
+    meta = _meta(reader, columns)
+    for name, values in columns.items():
+        np.save(work / f"{name}.npy", np.ascontiguousarray(values))
+    (work / "meta.json").write_text(json.dumps(meta.__dict__))
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(work, directory)
+    return CaptureIndex(directory, capture_path)
+
+
+def _meta(reader: RecordReader, cols: dict[str, np.ndarray]) -> IndexMeta:
+    info = reader.info
+    n = reader.count
+    meta = IndexMeta(
+        packets=n,
+        format=info.format,
+        byte_order=info.byte_order,
+        link_types=info.link_types,
+        interfaces=[i.__dict__ for i in info.interfaces],
+        section_comments=info.section_comments,
+        comments={str(k): v for k, v in info.comments.items()},
+        truncated=info.truncated,
+    )
+    if info.error:
+        meta.warnings.append(info.error)
+    unknown = sorted(set(info.link_types) - layers.SUPPORTED_LINKTYPES)
+    if unknown:
+        meta.warnings.append(
+            "Link type " + ", ".join(str(u) for u in unknown)
+            + " is not decoded; its packets are shown as raw frames."
+        )
+    if n:
+        meta.first_epoch = int(cols["ts_sec"][0]) + int(cols["ts_nsec"][0]) / 1e9
+        meta.last_epoch = int(cols["ts_sec"][-1]) + int(cols["ts_nsec"][-1]) / 1e9
+    meta.tcp_streams = int(cols["tcp_stream"].max(initial=-1)) + 1
+    meta.udp_streams = int(cols["udp_stream"].max(initial=-1)) + 1
+    return meta

@@ -1,0 +1,124 @@
+"""Whole-capture derivations of the index: the address table and TCP/UDP stream numbers.
+
+Addresses are interned: every IPv4 and IPv6 address of the capture gets a small integer id
+(IPv4 first, then IPv6), so columns stay narrow and a filter on an address compares integers.
+Stream numbers follow tshark: conversations are numbered in the order their first packet
+appears, separately for TCP and UDP.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+
+from app.core.pcapfile import u32be
+
+NO_ADDR = -1
+
+
+def _gather_addresses(data: np.ndarray, start: np.ndarray, hdr: np.ndarray):
+    """Per packet with an IP header at ``hdr``: version, IPv4 src/dst, IPv6 src/dst bytes."""
+    has = hdr >= 0
+    idx = np.flatnonzero(has)
+    at = start[idx] + hdr[idx]
+    ver = data[at] >> 4
+    v4 = idx[ver == 4]
+    v6 = idx[ver == 6]
+    at4 = start[v4] + hdr[v4]
+    at6 = start[v6] + hdr[v6]
+    src4, dst4 = u32be(data, at4 + 12), u32be(data, at4 + 16)
+    span = np.arange(16)
+    src6 = data[(at6 + 8)[:, None] + span] if len(v6) else np.zeros((0, 16), np.uint8)
+    dst6 = data[(at6 + 24)[:, None] + span] if len(v6) else np.zeros((0, 16), np.uint8)
+    return v4, v6, src4, dst4, src6, dst6
+
+
+def raw_addresses(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict:
+    """The address bytes of one chunk, gathered while its packets are still in the CPU cache."""
+    start = cols["offset"]
+    return {key: _gather_addresses(data, start, cols[key].astype(np.int64)) for key in ("ip_hdr", "net_hdr")}
+
+
+def addresses(n: int, chunks: list[tuple[int, dict]]) -> dict[str, np.ndarray]:
+    """Intern the addresses of the first (``ip_*``) and last (``net_*``) IP layer of each packet.
+
+    ``chunks`` holds (first packet index, ``raw_addresses`` result) for every decoded chunk.
+    """
+    all4 = [a for _, raw in chunks for f in raw.values() for a in (f[2], f[3])]
+    all6 = [a for _, raw in chunks for f in raw.values() for a in (f[4], f[5])]
+    addr4 = np.unique(np.concatenate(all4)).astype(np.uint32) if all4 else np.zeros(0, np.uint32)
+    addr6 = _unique_rows16(np.concatenate(all6)) if all6 else np.zeros((0, 16), np.uint8)
+    out = {"addr4": addr4, "addr6": addr6}
+    view6 = addr6.view("V16").ravel() if len(addr6) else np.zeros(0, "V16")
+    for key, prefix in (("ip_hdr", "ip"), ("net_hdr", "net")):
+        for side in ("src", "dst"):
+            out[f"{prefix}_{side}"] = np.full(n, NO_ADDR, dtype=np.int32)
+        for base, raw in chunks:
+            v4, v6, src4, dst4, src6, dst6 = raw[key]
+            for side, a4, a6 in (("src", src4, src6), ("dst", dst4, dst6)):
+                ids = out[f"{prefix}_{side}"]
+                ids[base + v4] = np.searchsorted(addr4, a4)
+                if len(v6):
+                    keys = np.ascontiguousarray(a6).view("V16").ravel()
+                    ids[base + v6] = len(addr4) + np.searchsorted(view6, keys)
+    return out
+
+
+def _unique_rows16(rows: np.ndarray) -> np.ndarray:
+    """Sorted unique 16-byte rows, in the byte order that ``searchsorted`` on V16 uses.
+
+    ``np.unique(axis=0)`` is an order of magnitude slower: sort two big-endian words instead.
+    """
+    if len(rows) == 0:
+        return np.zeros((0, 16), np.uint8)
+    words = np.ascontiguousarray(rows).view(">u8").reshape(-1, 2)
+    order = np.lexsort((words[:, 1], words[:, 0]))
+    w = words[order]
+    keep = np.ones(len(w), dtype=bool)
+    keep[1:] = (w[1:, 0] != w[:-1, 0]) | (w[1:, 1] != w[:-1, 1])
+    return np.ascontiguousarray(rows[order][keep])
+
+
+def address_text(addr4: np.ndarray, addr6: np.ndarray, addr_id: int) -> str:
+    if addr_id < len(addr4):
+        return str(ipaddress.IPv4Address(int(addr4[addr_id])))
+    return str(ipaddress.IPv6Address(bytes(addr6[addr_id - len(addr4)])))
+
+
+def conversation_ids(mask: np.ndarray, a_addr, a_port, b_addr, b_port) -> np.ndarray:
+    """Number the conversations of the packets in ``mask`` in order of first appearance.
+
+    A conversation is the unordered pair of endpoints (address id, port); -1 elsewhere.
+    """
+    n = len(mask)
+    out = np.full(n, -1, dtype=np.int32)
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return out
+    ea = (a_addr[idx].astype(np.int64) << 16) | a_port[idx].astype(np.int64)
+    eb = (b_addr[idx].astype(np.int64) << 16) | b_port[idx].astype(np.int64)
+    lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
+    order = np.lexsort((idx, hi, lo))
+    lo_s, hi_s = lo[order], hi[order]
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
+    group = np.cumsum(new_group) - 1
+    # Rank groups by their first packet (the first of each sorted group, thanks to idx in lexsort).
+    firsts = order[new_group]
+    rank = np.empty(len(firsts), dtype=np.int32)
+    rank[np.argsort(firsts, kind="stable")] = np.arange(len(firsts), dtype=np.int32)
+    conv = np.empty(len(order), dtype=np.int32)
+    conv[order] = rank[group]
+    out[idx] = conv
+    return out
+
+
+def assign_streams(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """tshark's ``tcp.stream`` and ``udp.stream`` for every packet (-1 where absent)."""
+    l4 = cols["l4"]
+    has_addr = cols["net_src"] >= 0
+    args = (cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])
+    return {
+        "tcp_stream": conversation_ids((l4 == 6) & has_addr, *args),
+        "udp_stream": conversation_ids((l4 == 17) & has_addr, *args),
+    }

@@ -1,0 +1,118 @@
+"""The packet index against tshark's fields for every corpus capture, and its storage on disk."""
+from __future__ import annotations
+
+import pytest
+
+from app.core import layers
+from app.core.index import CaptureIndex, build_index
+from tests.reference import CORPUS, capture_names, reference_frames
+
+# (capture, frame, field): where the index leaves a field to the per-packet dissection, and why.
+KNOWN_DIFFERENCES = {
+    # tshark numbers the UDP header quoted inside an ICMP error as a stream of its own.
+    ("icmp-destunreach-udp.pcap", 1): "UDP quoted in ICMP",
+    ("gre-sample.pcap", 34): "UDP quoted in ICMP", ("gre-sample.pcap", 36): "UDP quoted in ICMP",
+}
+
+
+def _skipped(name: str, idx: CaptureIndex, i: int) -> bool:
+    # The transport header of a fragmented datagram is decoded by tshark only in the frame that
+    # completes the IP reassembly; the index does not reassemble fragments.
+    return (name, i + 1) in KNOWN_DIFFERENCES or bool(int(idx["flags"][i]) & layers.F_FRAGMENT)
+
+
+def _check(name: str, idx: CaptureIndex, field: str, mine) -> list:
+    bad = []
+    for i, frame in enumerate(reference_frames(name)):
+        if _skipped(name, idx, i):
+            continue
+        expected = frame[field]
+        got = mine(i)
+        if (expected is None) != (got is None) or (got is not None and str(got) != expected):
+            bad.append((i + 1, expected, got))
+    return bad
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("indexes")
+    return {name: build_index(CORPUS / name, root / name) for name in capture_names()}
+
+
+@pytest.mark.parametrize("name", capture_names())
+def test_index_fields_match_tshark(name, indexes):
+    idx = indexes[name]
+    c = idx.cols
+
+    def when(cond, value):
+        return lambda i: value(i) if cond(i) else None
+
+    checks = {
+        "ip.src": when(lambda i: c["l3"][i] == 4, lambda i: idx.address(c["ip_src"][i])),
+        "ip.dst": when(lambda i: c["l3"][i] == 4, lambda i: idx.address(c["ip_dst"][i])),
+        "ipv6.src": when(lambda i: c["l3"][i] == 6, lambda i: idx.address(c["ip_src"][i])),
+        "ipv6.dst": when(lambda i: c["l3"][i] == 6, lambda i: idx.address(c["ip_dst"][i])),
+        "ip.ttl": when(lambda i: c["l3"][i] == 4, lambda i: int(c["ip_ttl"][i])),
+        "ip.proto": when(lambda i: c["l3"][i] == 4, lambda i: int(c["ip_proto"][i])),
+        "ip.len": when(lambda i: c["l3"][i] == 4, lambda i: int(c["ip_len"][i])),
+        "ip.frag_offset": when(lambda i: c["l3"][i] == 4, lambda i: int(c["ip_frag"][i])),
+        "tcp.srcport": when(lambda i: c["l4"][i] == 6, lambda i: int(c["sport"][i])),
+        "tcp.dstport": when(lambda i: c["l4"][i] == 6, lambda i: int(c["dport"][i])),
+        "tcp.seq_raw": when(lambda i: c["l4"][i] == 6, lambda i: int(c["seq"][i])),
+        "tcp.ack_raw": when(lambda i: c["l4"][i] == 6, lambda i: int(c["ack"][i])),
+        "tcp.hdr_len": when(lambda i: c["l4"][i] == 6, lambda i: int(c["tcp_hlen"][i])),
+        "tcp.window_size_value": when(lambda i: c["l4"][i] == 6, lambda i: int(c["tcp_win"][i])),
+        "tcp.stream": when(lambda i: c["tcp_stream"][i] >= 0, lambda i: int(c["tcp_stream"][i])),
+        "udp.srcport": when(lambda i: c["l4"][i] == 17, lambda i: int(c["sport"][i])),
+        "udp.dstport": when(lambda i: c["l4"][i] == 17, lambda i: int(c["dport"][i])),
+        "udp.stream": when(lambda i: c["udp_stream"][i] >= 0, lambda i: int(c["udp_stream"][i])),
+        "icmp.type": when(lambda i: c["l4"][i] == 1, lambda i: int(c["icmp_type"][i])),
+        "icmpv6.type": when(lambda i: c["l4"][i] == 58, lambda i: int(c["icmp_type"][i])),
+        "vlan.id": when(lambda i: c["vlan_id"][i] >= 0, lambda i: int(c["vlan_id"][i])),
+        "sll.pkttype": when(lambda i: c["sll_pkttype"][i] >= 0, lambda i: int(c["sll_pkttype"][i])),
+        "null.family": when(lambda i: c["null_family"][i] >= 0, lambda i: int(c["null_family"][i])),
+    }
+    failures = {field: bad[:3] for field, fn in checks.items() if (bad := _check(name, idx, field, fn))}
+    assert not failures
+
+
+def test_tcp_len_matches_where_the_headers_say_it(indexes):
+    """tcp.len comes from the IP length fields, not from what happened to be captured."""
+    for name, idx in indexes.items():
+        for i, frame in enumerate(reference_frames(name)):
+            if frame["tcp.len"] is None or _skipped(name, idx, i):
+                continue
+            if int(idx["l4"][i]) == 6 and not int(idx["flags"][i]) & layers.F_MALFORMED:
+                # tshark trims tcp.len to the reassembled length on overlapping retransmissions.
+                if name == "tcp_reassembly.pcap":
+                    continue
+                assert int(idx["pl_len"][i]) == int(frame["tcp.len"]), (name, i + 1)
+
+
+def test_reopening_does_not_read_the_capture(tmp_path):
+    built = build_index(CORPUS / "dpkt_http.pcap", tmp_path / "idx")
+    built.close()
+    # The capture path given here does not exist: opening and reading columns must not need it.
+    reopened = CaptureIndex(tmp_path / "idx", tmp_path / "gone.pcap")
+    assert reopened.n == 43
+    assert reopened.meta.tcp_streams == 2 and reopened.meta.udp_streams == 1
+    assert int(reopened["sport"][0]) == 3372
+
+
+def test_unknown_link_type_is_kept_as_raw_frames_with_a_warning(tmp_path):
+    data = bytearray((CORPUS / "dpkt_http.pcap").read_bytes())
+    data[20:24] = (147).to_bytes(4, "little")  # LINKTYPE_USER0
+    path = tmp_path / "user0.pcap"
+    path.write_bytes(bytes(data))
+    idx = build_index(path, tmp_path / "idx")
+    assert idx.n == 43
+    assert any("147" in w and "raw frames" in w for w in idx.meta.warnings)
+    assert (idx["flags"] & layers.F_UNKNOWN_LINK).all()
+    assert (idx["l4"] == 0).all()
+
+
+def test_empty_pcap_indexes_to_zero_packets(tmp_path):
+    path = tmp_path / "empty.pcap"
+    path.write_bytes((CORPUS / "dpkt_http.pcap").read_bytes()[:24])
+    idx = build_index(path, tmp_path / "idx")
+    assert idx.n == 0 and not idx.meta.truncated
