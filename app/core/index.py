@@ -11,6 +11,7 @@ capture through a memory map only when a person looks at it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import mmap
 import os
@@ -21,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, streams
+from app.core import layers, streams, tcpindex
 from app.core.pcapfile import RecordReader
 
 INDEX_VERSION = 1
@@ -132,14 +133,21 @@ def build_index(capture_path: Path, directory: Path, progress: Progress | None =
                 for name in RECORD_COLUMNS:
                     columns[name] = np.zeros(0, np.int64)
             columns.update(streams.addresses(reader.count, raw_addrs))
+            tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns)
+            columns.update(tcp_cols)
         finally:
             del data
             if mm is not None:
                 mm.close()
-    columns.update(streams.assign_streams(columns))
+    columns["udp_stream"] = streams.udp_streams(columns)
     meta = _meta(reader, columns)
     for name, values in columns.items():
         np.save(work / f"{name}.npy", np.ascontiguousarray(values))
+    # Per-stream TCP facts (handshake, completeness) live in their own folder: they are indexed
+    # by tcp.stream, not by packet.
+    (work / "tcp_streams").mkdir()
+    for name, values in (dataclasses.asdict(tcp_streams).items() if tcp_streams else ()):
+        np.save(work / "tcp_streams" / f"{name}.npy", np.ascontiguousarray(values))
     (work / "meta.json").write_text(json.dumps(meta.__dict__))
     shutil.rmtree(directory, ignore_errors=True)
     os.replace(work, directory)

@@ -71,6 +71,7 @@ class _Decoder:
         self.data = data
         self.base = start.astype(np.int64)
         self.end = self.base + caplen.astype(np.int64)
+        self.wire_end = self.base + wirelen.astype(np.int64)
         self.cols = empty_columns(n)
         self.cur = self.base.copy()
         self.kind = np.full(n, DONE, dtype=np.int8)
@@ -230,7 +231,8 @@ def _network_layers(d: _Decoder) -> None:
         c["ip_flags"][sel] = flags_frag[unset] >> 13
         c["ip_frag"][sel] = flags_frag[unset] & 0x1FFF
         c["net_hdr"][idx] = here
-        d.ip_rest[idx] = total - ihl
+        # Like tshark, a total length beyond the frame's reported length is trimmed to it.
+        d.ip_rest[idx] = np.minimum(total, d.wire_end[idx] - here) - ihl
         frag = ((flags_frag & 0x2000) != 0) | ((flags_frag & 0x1FFF) != 0)
         c["flags"][idx[frag]] |= F_FRAGMENT
         nxt = np.full(len(idx), DONE, dtype=np.int8)
@@ -255,7 +257,7 @@ def _network_layers(d: _Decoder) -> None:
         c["ip_ttl"][sel] = d.u8(sel, 7)
         c["ip_len"][sel] = plen[unset]
         c["net_hdr"][idx] = here
-        d.ip_rest[idx] = plen
+        d.ip_rest[idx] = np.minimum(plen, d.wire_end[idx] - here - 40)
         d.go(idx, 40, kinds=_ipproto_kinds(nh))
     idx = d.take(IP6EXT, 8)
     if len(idx):

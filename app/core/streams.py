@@ -113,12 +113,7 @@ def conversation_ids(mask: np.ndarray, a_addr, a_port, b_addr, b_port) -> np.nda
     return out
 
 
-def assign_streams(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """tshark's ``tcp.stream`` and ``udp.stream`` for every packet (-1 where absent)."""
-    l4 = cols["l4"]
-    has_addr = cols["net_src"] >= 0
-    args = (cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])
-    return {
-        "tcp_stream": conversation_ids((l4 == 6) & has_addr, *args),
-        "udp_stream": conversation_ids((l4 == 17) & has_addr, *args),
-    }
+def udp_streams(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """tshark's ``udp.stream`` for every packet (-1 where there is no UDP header)."""
+    mask = (cols["l4"] == 17) & (cols["net_src"] >= 0)
+    return conversation_ids(mask, cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])

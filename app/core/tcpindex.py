@@ -1,0 +1,122 @@
+"""TCP columns of the index: tshark's stream numbers and the sequence analysis of every segment.
+
+Stream numbers are computed vectorised per conversation; only conversations where a SYN arrives
+after the first segment (a possible port reuse) go through the exact, sequential rule of
+``app.core.tcp.assign_streams``. The analysis (relative numbers, flags, states) then runs once
+over all segments and is stored as columns, so rows, filters and ladders read it directly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from app.core import layers, streams
+from app.core.tcp import TcpSegments, analyze, assign_streams
+
+SYN, ACK = 0x002, 0x010
+
+
+def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stream, direction, reused) for every packet (-1 / 0 / False where not TCP)."""
+    n = len(cols["l4"])
+    is_tcp = (cols["l4"] == 6) & (cols["net_src"] >= 0)
+    conv = streams.conversation_ids(is_tcp, cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])
+    tcp = np.flatnonzero(is_tcp)
+    stream = np.full(n, -1, dtype=np.int32)
+    direction = np.zeros(n, dtype=np.int8)
+    reused = np.zeros(n, dtype=bool)
+    if len(tcp) == 0:
+        return stream, direction, reused
+    c = conv[tcp]
+    first = np.full(c.max() + 1, len(tcp), dtype=np.int64)
+    np.minimum.at(first, c, np.arange(len(tcp)))
+    pure_syn = (cols["tcp_flags"][tcp] & (SYN | ACK)) == SYN
+    late_syn = pure_syn & (np.arange(len(tcp)) != first[c])
+    suspect = np.zeros(len(first), dtype=bool)
+    suspect[c[late_syn]] = True
+    # unit = (conversation, sub-stream); stream numbers rank units by their first segment.
+    sub = np.zeros(len(tcp), dtype=np.int64)
+    rows = np.flatnonzero(suspect[c])
+    src_ep = (cols["net_src"][tcp].astype(np.int64) << 16) | cols["sport"][tcp]
+    direction_t = (src_ep != src_ep[first[c]]).astype(np.int8)
+    if len(rows):
+        p = tcp[rows]
+        ok = (cols["flags"][p] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0
+        local, d, r = assign_streams(cols["net_src"][p], cols["net_dst"][p], cols["sport"][p],
+                                     cols["dport"][p], cols["tcp_flags"][p], cols["seq"][p],
+                                     cols["ack"][p], ok)
+        sub[rows] = local + 1  # distinct from the unsplit conversations' 0
+        direction_t[rows] = d
+        reused[p] = r
+    unit_key = (c.astype(np.int64) << 32) | sub
+    uniq, inverse = np.unique(unit_key, return_inverse=True)
+    unit_first = np.full(len(uniq), len(tcp), dtype=np.int64)
+    np.minimum.at(unit_first, inverse, np.arange(len(tcp)))
+    rank = np.empty(len(uniq), dtype=np.int32)
+    rank[np.argsort(unit_first, kind="stable")] = np.arange(len(uniq), dtype=np.int32)
+    stream[tcp] = rank[inverse]
+    direction[tcp] = direction_t
+    return stream, direction, reused
+
+
+def window_scale_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """The window-scale option shift of each SYN among ``rows`` (-1 when absent), by parsing options."""
+    out = np.full(len(rows), -1, dtype=np.int16)
+    syn = np.flatnonzero(cols["tcp_flags"][rows] & SYN)
+    for k in syn:
+        i = rows[k]
+        start = int(cols["offset"][i]) + int(cols["l4_hdr"][i])
+        hlen = int(cols["tcp_hlen"][i])
+        end = min(start + hlen, int(cols["offset"][i]) + int(cols["caplen"][i]))
+        pos = start + 20
+        while pos < end:
+            kind = int(data[pos])
+            if kind == 0:
+                break
+            if kind == 1:
+                pos += 1
+                continue
+            if pos + 1 >= end:
+                break
+            length = int(data[pos + 1])
+            if length < 2:
+                break
+            if kind == 3 and length == 3 and pos + 2 < end:
+                out[k] = min(int(data[pos + 2]), 14)
+                break
+            pos += length
+    return out
+
+
+def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-packet TCP analysis columns and the per-stream summary arrays."""
+    n = len(cols["l4"])
+    stream, direction, reused = tcp_streams(cols)
+    out = {"tcp_stream": stream, "tcp_dir": direction}
+    rows = np.flatnonzero(stream >= 0)
+    names = ("tcp_seq", "tcp_ack", "tcp_nxtseq", "tcp_window", "tcp_analysis", "tcp_dup_num",
+             "tcp_dup_frame", "tcp_state_a", "tcp_state_b")
+    dtypes = ("u4", "u4", "i8", "i8", "u4", "u4", "i8", "u1", "u1")
+    for name, dt in zip(names, dtypes):
+        out[name] = np.zeros(n, dtype=dt)
+    out["tcp_nxtseq"][:] = -1
+    if len(rows) == 0:
+        return out, {}
+    time = (cols["ts_sec"][rows] - cols["ts_sec"][rows[0]]) + cols["ts_nsec"][rows] / 1e9
+    ok = (cols["flags"][rows] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0
+    seg = TcpSegments(
+        number=rows + 1, time=time, stream=stream[rows], direction=direction[rows],
+        seq_raw=cols["seq"][rows], ack_raw=cols["ack"][rows], flags=cols["tcp_flags"][rows],
+        payload_len=np.maximum(cols["pl_len"][rows], 0), window_value=cols["tcp_win"][rows],
+        ws_option=window_scale_options(data, cols, rows), analyzable=ok, reused=reused[rows],
+    )
+    result = analyze(seg)
+    out["tcp_seq"][rows] = result.seq
+    out["tcp_ack"][rows] = result.ack
+    out["tcp_nxtseq"][rows] = result.nxtseq
+    out["tcp_window"][rows] = result.window_size
+    out["tcp_analysis"][rows] = result.analysis
+    out["tcp_dup_num"][rows] = result.dup_ack_num
+    out["tcp_dup_frame"][rows] = result.dup_ack_frame
+    out["tcp_state_a"][rows] = result.state_a
+    out["tcp_state_b"][rows] = result.state_b
+    return out, result.streams
