@@ -1,0 +1,199 @@
+"""Display-filter fields of a capture, read from its index columns (see dfilter.source).
+
+Fields the index holds are answered with whole-column numpy operations, so a filter on them costs
+milliseconds on a million packets. Every other field is extracted once per capture from the
+packets' protocol trees (``lazyfields``) and cached.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from app.core import layers
+from app.core.dfilter.source import Occurrences
+from app.core.index import CaptureIndex
+from app.core.tcp.flags import FIELD_MASKS
+
+Getter = Callable[["IndexSource"], tuple[np.ndarray, np.ndarray]]
+
+
+def _where(mask: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.flatnonzero(mask)
+    return rows, values[rows]
+
+
+def _merge(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Occurrences of several fields under one name (ip.addr = ip.src and ip.dst), by row."""
+    rows = np.concatenate([p[0] for p in parts])
+    values = np.concatenate([p[1] for p in parts])
+    order = np.argsort(rows, kind="stable")
+    return rows[order], values[order]
+
+
+class IndexSource:
+    """A ``FieldSource`` over one capture's index (plus lazily extracted fields)."""
+
+    def __init__(self, index: CaptureIndex, lazy=None) -> None:
+        self.index = index
+        self.n = index.n
+        self.lazy = lazy
+        self._cache: dict[str, Occurrences] = {}
+
+    # -- helpers for the field table ----------------------------------------------------------
+
+    def col(self, name: str) -> np.ndarray:
+        return np.asarray(self.index[name])
+
+    def l3(self, version: int) -> np.ndarray:
+        return self.col("l3") == version
+
+    def l4(self, proto: int) -> np.ndarray:
+        return self.col("l4") == proto
+
+    def addr(self, column: str, version: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.col(column)
+        n4 = len(self.index.addr4)
+        rows = np.flatnonzero(self.l3(version) & (ids >= 0))
+        if version == 4:
+            return rows, self.index.addr4[ids[rows]].astype(np.uint32)
+        v6 = ids[rows] >= n4
+        rows = rows[v6]
+        return rows, np.asarray(self.index.addr6)[ids[rows] - n4]
+
+    def relative_time(self) -> np.ndarray:
+        ts = self.col("ts_sec")
+        if not len(ts):
+            return np.zeros(0)
+        return (ts - ts[0]) + (self.col("ts_nsec") - self.col("ts_nsec")[0]) / 1e9
+
+    # -- FieldSource --------------------------------------------------------------------------
+
+    def values(self, name: str) -> Occurrences | None:
+        if name in self._cache:
+            return self._cache[name]
+        getter = FIELDS.get(name)
+        if getter is not None:
+            rows, vals = getter(self)
+            occ = Occurrences(np.asarray(rows, dtype=np.int64), vals)
+        elif self.lazy is not None:
+            occ = self.lazy.values(name)
+            if occ is None:
+                return None
+        else:
+            return None
+        self._cache[name] = occ
+        return occ
+
+    def present(self, name: str) -> np.ndarray | None:
+        fn = PRESENCE.get(name)
+        if fn is not None:
+            return fn(self)
+        if name in FIELD_MASKS:
+            return (self.col("tcp_analysis") & FIELD_MASKS[name]) != 0
+        if name in FIELDS:
+            return None  # derived from values()
+        if self.lazy is not None:
+            return self.lazy.present(name)
+        return None
+
+
+def _tcp(s: IndexSource, column: str):
+    return _where(s.l4(6), s.col(column).astype(np.int64))
+
+
+def _udp(s: IndexSource, column: str):
+    return _where(s.l4(17), s.col(column).astype(np.int64))
+
+
+def _flag_bit(bit: int) -> Getter:
+    return lambda s: _where(s.l4(6), ((s.col("tcp_flags") & bit) != 0).astype(np.int64))
+
+
+def _frame_protocol(s: IndexSource) -> np.ndarray:
+    return np.ones(s.n, dtype=bool)
+
+
+FIELDS: dict[str, Getter] = {
+    "frame.number": lambda s: (np.arange(s.n), np.arange(1, s.n + 1, dtype=np.int64)),
+    "frame.len": lambda s: (np.arange(s.n), s.col("wirelen").astype(np.int64)),
+    "frame.cap_len": lambda s: (np.arange(s.n), s.col("caplen").astype(np.int64)),
+    "frame.time_epoch": lambda s: (np.arange(s.n), s.col("ts_sec") + s.col("ts_nsec") / 1e9),
+    "frame.time_relative": lambda s: (np.arange(s.n), s.relative_time()),
+    "frame.time_delta": lambda s: (np.arange(s.n), np.diff(s.relative_time(), prepend=0.0) if s.n else np.zeros(0)),
+    "frame.interface_id": lambda s: (np.arange(s.n) if s.index.meta.format == "pcapng" else np.zeros(0, np.int64),
+                                     s.col("iface").astype(np.int64) if s.index.meta.format == "pcapng" else np.zeros(0, np.int64)),
+    "eth.src": lambda s: _where(s.col("eth_type") >= 0, s.col("eth_src")),
+    "eth.dst": lambda s: _where(s.col("eth_type") >= 0, s.col("eth_dst")),
+    "eth.addr": lambda s: _merge(_where(s.col("eth_type") >= 0, s.col("eth_dst")),
+                                 _where(s.col("eth_type") >= 0, s.col("eth_src"))),
+    "eth.type": lambda s: _where(s.col("eth_type") >= 0, s.col("eth_type").astype(np.int64)),
+    "vlan.id": lambda s: _where(s.col("vlan_id") >= 0, s.col("vlan_id").astype(np.int64)),
+    "sll.pkttype": lambda s: _where(s.col("sll_pkttype") >= 0, s.col("sll_pkttype").astype(np.int64)),
+    "null.family": lambda s: _where(s.col("null_family") >= 0, s.col("null_family")),
+    "ip.src": lambda s: s.addr("ip_src", 4),
+    "ip.dst": lambda s: s.addr("ip_dst", 4),
+    "ip.addr": lambda s: _merge(s.addr("ip_src", 4), s.addr("ip_dst", 4)),
+    "ip.proto": lambda s: _where(s.l3(4), s.col("ip_proto").astype(np.int64)),
+    "ip.ttl": lambda s: _where(s.l3(4), s.col("ip_ttl").astype(np.int64)),
+    "ip.id": lambda s: _where(s.l3(4), s.col("ip_id").astype(np.int64)),
+    "ip.len": lambda s: _where(s.l3(4), s.col("ip_len").astype(np.int64)),
+    "ip.version": lambda s: _where(s.l3(4), np.full(s.n, 4, dtype=np.int64)),
+    "ip.frag_offset": lambda s: _where(s.l3(4), s.col("ip_frag").astype(np.int64)),
+    "ip.flags.mf": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 0) & 1),
+    "ip.flags.df": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 1) & 1),
+    "ip.flags.rb": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 2) & 1),
+    "ipv6.src": lambda s: s.addr("ip_src", 6),
+    "ipv6.dst": lambda s: s.addr("ip_dst", 6),
+    "ipv6.addr": lambda s: _merge(s.addr("ip_src", 6), s.addr("ip_dst", 6)),
+    "ipv6.nxt": lambda s: _where(s.l3(6), s.col("ip_proto").astype(np.int64)),
+    "ipv6.hlim": lambda s: _where(s.l3(6), s.col("ip_ttl").astype(np.int64)),
+    "ipv6.plen": lambda s: _where(s.l3(6), s.col("ip_len").astype(np.int64)),
+    "tcp.srcport": lambda s: _tcp(s, "sport"),
+    "tcp.dstport": lambda s: _tcp(s, "dport"),
+    "tcp.port": lambda s: _merge(_tcp(s, "sport"), _tcp(s, "dport")),
+    "tcp.stream": lambda s: _where(s.col("tcp_stream") >= 0, s.col("tcp_stream").astype(np.int64)),
+    "tcp.seq": lambda s: _tcp(s, "tcp_seq"),
+    "tcp.seq_raw": lambda s: _tcp(s, "seq"),
+    "tcp.ack": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("tcp_ack").astype(np.int64)),
+    "tcp.ack_raw": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("ack").astype(np.int64)),
+    "tcp.len": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("pl_len").astype(np.int64)),
+    "tcp.nxtseq": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("tcp_nxtseq").astype(np.int64)),
+    "tcp.hdr_len": lambda s: _tcp(s, "tcp_hlen"),
+    "tcp.flags": lambda s: _tcp(s, "tcp_flags"),
+    "tcp.flags.fin": _flag_bit(0x001), "tcp.flags.syn": _flag_bit(0x002),
+    "tcp.flags.reset": _flag_bit(0x004), "tcp.flags.push": _flag_bit(0x008),
+    "tcp.flags.ack": _flag_bit(0x010), "tcp.flags.urg": _flag_bit(0x020),
+    "tcp.flags.ece": _flag_bit(0x040), "tcp.flags.cwr": _flag_bit(0x080),
+    "tcp.flags.ae": _flag_bit(0x100),
+    "tcp.window_size_value": lambda s: _tcp(s, "tcp_win"),
+    "tcp.window_size": lambda s: _tcp(s, "tcp_window"),
+    "tcp.analysis.duplicate_ack_num": lambda s: _where(s.col("tcp_dup_num") > 0, s.col("tcp_dup_num").astype(np.int64)),
+    "tcp.analysis.duplicate_ack_frame": lambda s: _where(s.col("tcp_dup_frame") > 0, s.col("tcp_dup_frame").astype(np.int64)),
+    "udp.srcport": lambda s: _udp(s, "sport"),
+    "udp.dstport": lambda s: _udp(s, "dport"),
+    "udp.port": lambda s: _merge(_udp(s, "sport"), _udp(s, "dport")),
+    "udp.length": lambda s: _where(s.l4(17), s.col("pl_len").astype(np.int64) + 8),
+    "udp.stream": lambda s: _where(s.col("udp_stream") >= 0, s.col("udp_stream").astype(np.int64)),
+    "icmp.type": lambda s: _where(s.l4(1), s.col("icmp_type").astype(np.int64)),
+    "icmp.code": lambda s: _where(s.l4(1), s.col("icmp_code").astype(np.int64)),
+    "icmpv6.type": lambda s: _where(s.l4(58), s.col("icmp_type").astype(np.int64)),
+    "icmpv6.code": lambda s: _where(s.l4(58), s.col("icmp_code").astype(np.int64)),
+}
+
+# Protocols whose presence the index answers without looking at payloads.
+PRESENCE: dict[str, Callable[[IndexSource], np.ndarray]] = {
+    "frame": _frame_protocol,
+    "eth": lambda s: s.col("eth_type") >= 0,
+    "vlan": lambda s: s.col("vlan_count") > 0,
+    "sll": lambda s: np.isin(s.col("linktype"), (113, 276)),
+    "null": lambda s: np.isin(s.col("linktype"), (0, 108)),
+    "ip": lambda s: (s.col("ip_hdr") >= 0) & s.l3(4),
+    "ipv6": lambda s: (s.col("ip_hdr") >= 0) & s.l3(6),
+    "arp": lambda s: s.col("arp_hdr") >= 0,
+    "tcp": lambda s: s.l4(6),
+    "udp": lambda s: s.l4(17),
+    "icmp": lambda s: s.l4(1),
+    "icmpv6": lambda s: s.l4(58),
+    "_ws.malformed": lambda s: (s.col("flags") & layers.F_MALFORMED) != 0,
+}

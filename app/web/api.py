@@ -1,0 +1,93 @@
+"""JSON routes for the library, packets and packet details (see docs: the HTTP contract)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from app import __version__
+from app.core import filtering
+from app.models import Capture, CaptureList, ErrorBody, Health, PacketDetail, PacketPage
+from app.web.deps import CapturesDep, JobsDep, SettingsDep
+from app.web.uploads import receive_upload
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422)}
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+FilterParam = Annotated[str | None, Query(description="A Wireshark display filter.", max_length=65536)]
+
+
+@router.get("/health", response_model=Health, tags=["health"])
+async def health() -> dict:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/captures", response_model=CaptureList, tags=["captures"])
+async def list_captures(captures: CapturesDep) -> dict:
+    records = await run_in_threadpool(captures.library.list)
+    return {"captures": [r.as_dict() for r in records]}
+
+
+@router.post("/captures", response_model=Capture, status_code=201, tags=["captures"])
+async def upload_capture(request: Request, captures: CapturesDep, jobs: JobsDep) -> dict:
+    """Upload a pcap or pcapng file (optionally gzip-compressed) as multipart field ``file``."""
+    path, name = await receive_upload(request, captures.library)
+    record = await run_in_threadpool(captures.library.add_file, path, name)
+    jobs.index(record.id)
+    return record.as_dict()
+
+
+@router.get("/captures/{capture_id}", response_model=Capture, tags=["captures"])
+async def get_capture(capture_id: str, captures: CapturesDep) -> dict:
+    return (await run_in_threadpool(captures.library.get, capture_id)).as_dict()
+
+
+@router.delete("/captures/{capture_id}", status_code=204, tags=["captures"])
+async def delete_capture(capture_id: str, captures: CapturesDep) -> Response:
+    captures.forget(capture_id)
+    await run_in_threadpool(captures.library.delete, capture_id)
+    return Response(status_code=204)
+
+
+@router.get("/captures/{capture_id}/download", tags=["captures"],
+            response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}})
+async def download_capture(capture_id: str, captures: CapturesDep, settings: SettingsDep,
+                           filter: FilterParam = None):
+    """The capture file as uploaded; with ``filter``, only the matching packets."""
+    record = await run_in_threadpool(captures.library.get, capture_id)
+    if not filter:
+        return FileResponse(captures.library.original_path(capture_id), filename=record.name,
+                            media_type="application/octet-stream")
+    view = await run_in_threadpool(captures.open, capture_id)
+    mask = await run_in_threadpool(filtering.mask, view, filter, settings.max_filter_length)
+    data = await run_in_threadpool(filtering.export, view, mask)
+    name = record.name.rsplit(".", 1)[0] + "-filtered." + ("pcapng" if view.index.meta.format == "pcapng" else "pcap")
+    return Response(data, media_type="application/octet-stream",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"})
+
+
+@router.get("/captures/{capture_id}/packets", response_model=PacketPage, tags=["packets"])
+async def list_packets(capture_id: str, captures: CapturesDep, settings: SettingsDep,
+                       filter: FilterParam = None,
+                       offset: Annotated[int, Query(ge=0)] = 0,
+                       limit: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict:
+    view = await run_in_threadpool(captures.open, capture_id)
+    mask = None
+    if filter and filter.strip():
+        mask = await run_in_threadpool(filtering.mask, view, filter, settings.max_filter_length)
+    return await run_in_threadpool(view.page, offset, limit, mask, filter)
+
+
+@router.get("/captures/{capture_id}/packets/{number}", response_model=PacketDetail, tags=["packets"])
+async def packet_detail(capture_id: str, number: int, captures: CapturesDep) -> dict:
+    view = await run_in_threadpool(captures.open, capture_id)
+    return await run_in_threadpool(view.detail, number)
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote  # noqa: PLC0415
+
+    return quote(name, safe="")
+

@@ -1,0 +1,40 @@
+"""Indexing off the event loop: a small pool of worker threads, one job per capture.
+
+The pool is bounded (the machine has few cores, and two indexing passes at once already use
+them); the request that uploaded a capture returns at once and the page follows the progress.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from app.core.capture import Captures
+
+log = logging.getLogger("wirelens")
+
+
+class Jobs:
+    def __init__(self, captures: Captures, workers: int = 2) -> None:
+        self.captures = captures
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index")
+        self._running: dict[str, Future] = {}
+
+    def index(self, capture_id: str) -> Future:
+        future = self._pool.submit(self._run, capture_id)
+        self._running[capture_id] = future
+        return future
+
+    def _run(self, capture_id: str):
+        try:
+            return self.captures.index(capture_id)
+        except Exception:  # a fault in indexing must not kill the worker thread
+            log.exception("indexing %s failed", capture_id)
+            self.captures.library.update(
+                capture_id, status="error", progress=1.0,
+                error="Indexing failed with an internal error; the file is kept.",
+            )
+        finally:
+            self._running.pop(capture_id, None)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

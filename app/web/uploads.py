@@ -1,0 +1,102 @@
+"""Receiving an upload as a stream: multipart parsed chunk by chunk straight into a file.
+
+The body never sits whole in memory, nor in a spooled temporary file that would be copied once
+more: each chunk from the socket is parsed and the file part's bytes are written to the library's
+incoming file as they come.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+
+from app.core.errors import CaptureTooLarge, WirelensError
+from app.core.library import Library
+
+
+class _FilePart:
+    """Multipart callbacks that write the ``file`` field to ``out`` and remember its name."""
+
+    def __init__(self, out, limit: int) -> None:
+        self.out = out
+        self.limit = limit
+        self.size = 0
+        self.name: str | None = None
+        self.found = False
+        self._headers: dict[bytes, bytes] = {}
+        self._field = b""
+        self._value = b""
+        self._in_file = False
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self.part_begin,
+            "on_header_field": lambda d, s, e: setattr(self, "_field", self._field + d[s:e]),
+            "on_header_value": lambda d, s, e: setattr(self, "_value", self._value + d[s:e]),
+            "on_header_end": self.header_end,
+            "on_headers_finished": self.headers_finished,
+            "on_part_data": self.data,
+        }
+
+    def part_begin(self) -> None:
+        self._headers = {}
+        self._in_file = False
+
+    def header_end(self) -> None:
+        self._headers[self._field.lower()] = self._value
+        self._field = self._value = b""
+
+    def headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        if params.get(b"name") == b"file" and not self.found:
+            self._in_file = True
+            self.found = True
+            raw = params.get(b"filename", b"capture")
+            self.name = raw.decode("utf-8", "replace")
+
+    def data(self, data: bytes, start: int, end: int) -> None:
+        if not self._in_file:
+            return
+        self.size += end - start
+        if self.size > self.limit:
+            raise CaptureTooLarge(f"The upload is larger than the limit of {self.limit} bytes.")
+        self.out.write(data[start:end])
+
+
+async def receive_upload(request: Request, library: Library) -> tuple[Path, str]:
+    """Stream a multipart (field ``file``) or raw body into library/incoming; (path, name)."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > library.max_upload_bytes + 64 * 1024:
+        raise CaptureTooLarge(f"The upload is larger than the limit of {library.max_upload_bytes} bytes.")
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    path, out = library.incoming_file()
+    try:
+        with out:
+            if ctype == b"multipart/form-data":
+                boundary = params.get(b"boundary")
+                if not boundary:
+                    raise WirelensError("The multipart upload has no boundary.")
+                part = _FilePart(out, library.max_upload_bytes)
+                parser = MultipartParser(boundary, part.callbacks())
+                async for chunk in request.stream():
+                    parser.write(chunk)
+                parser.finalize()
+                if not part.found:
+                    raise WirelensError("The upload has no field named 'file'.")
+                name = part.name or "capture"
+            else:
+                size = 0
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > library.max_upload_bytes:
+                        raise CaptureTooLarge(
+                            f"The upload is larger than the limit of {library.max_upload_bytes} bytes."
+                        )
+                    out.write(chunk)
+                name = request.headers.get("x-filename", "capture")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, name

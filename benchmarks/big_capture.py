@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Time Wirelens on a big generated capture, beside tshark on the same file.
+
+    python benchmarks/big_capture.py --packets 1000000
+
+Generates the capture with the corpus generator (cached in --work), starts a real server
+(`wirelens serve`) on a free port with an empty data dir, uploads the file over loopback, and
+measures every row of the big-capture targets. tshark runs on the same file in the same run when
+it is installed, so the ratios hold on a noisy machine. Memory is the server's peak RSS (VmHWM).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR_CANDIDATES = [ROOT.parent / "shared" / "tools" / "gen_pcap.py", ROOT / "benchmarks" / "gen_pcap.py"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def get(url: str) -> tuple[float, dict]:
+    t = time.perf_counter()
+    with urllib.request.urlopen(url) as r:
+        body = json.loads(r.read())
+    return time.perf_counter() - t, body
+
+
+def generate(packets: int, work: Path) -> Path:
+    path = work / f"gen-{packets}.pcap"
+    if path.exists():
+        return path
+    gen = next((g for g in GENERATOR_CANDIDATES if g.exists()), None)
+    if gen is None:
+        sys.exit("gen_pcap.py not found; pass --file")
+    subprocess.run([sys.executable, str(gen), "--packets", str(packets), "-o", str(path)], check=True)
+    return path
+
+
+def run_tshark(path: Path) -> tuple[float, int] | None:
+    if not shutil.which("tshark"):
+        return None
+    t = time.perf_counter()
+    proc = subprocess.Popen(["tshark", "-n", "-r", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - t, usage.ru_maxrss * 1024
+
+
+def start_server(data: Path, port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--data-dir", str(data)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            get(base + "/api/health")
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("server did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+def upload(base: str, path: Path) -> tuple[float, dict]:
+    """Stream the file as a multipart body (never read whole into memory)."""
+    boundary = "wirelensbenchmark"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = len(head) + path.stat().st_size + len(tail)
+
+    def body():
+        yield head
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+        yield tail
+
+    import http.client  # noqa: PLC0415
+
+    parsed = urllib.parse.urlparse(base)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=600)
+    t = time.perf_counter()
+    conn.putrequest("POST", "/api/captures")
+    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    for chunk in body():
+        conn.send(chunk)
+    resp = conn.getresponse()
+    capture = json.loads(resp.read())
+    elapsed = time.perf_counter() - t
+    if resp.status != 201:
+        sys.exit(f"upload failed: {resp.status} {capture}")
+    return elapsed, capture
+
+
+def row(what: str, value: float, unit: str, target: float | None, note: str = "") -> None:
+    ratio = f"{value / target:6.2f}x of target" if target else ""
+    verdict = "" if not target else ("ok" if value <= target else "OVER")
+    tgt = f"{target:.3f}{unit}" if target else "-"
+    print(f"| {what:<52} | {value:10.3f}{unit:<2} | {tgt:>10} | {ratio} {verdict} {note}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--file", type=Path, help="use this capture instead of generating one")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "wirelens-bench")
+    ap.add_argument("--samples", type=int, default=20, help="random pages/details to time")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    path = args.file or generate(args.packets, args.work)
+    size = path.stat().st_size
+    print(f"capture: {path} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}")
+
+    tshark = run_tshark(path)
+    if tshark:
+        print(f"tshark -r FILE > /dev/null: {tshark[0]:.2f} s, peak RSS {tshark[1] / 1e6:.0f} MB")
+    else:
+        print("tshark is not installed: ratios against it are left out")
+
+    data = args.work / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(data, port)
+    try:
+        up_time, capture = upload(base, path)
+        cid = capture["id"]
+        t0 = time.perf_counter()
+        first_rows = None
+        while True:
+            _, capture = get(f"{base}/api/captures/{cid}")
+            if first_rows is None and capture["status"] in ("ready", "indexing"):
+                try:
+                    get(f"{base}/api/captures/{cid}/packets?limit=100")
+                    first_rows = time.perf_counter() - t0
+                except urllib.error.HTTPError:
+                    pass
+            if capture["status"] != "indexing":
+                break
+            time.sleep(0.02)
+        ready = time.perf_counter() - t0
+        if capture["status"] != "ready":
+            sys.exit(f"indexing failed: {capture}")
+        n = capture["packets"]
+        rss = peak_rss(server.pid)
+        pages = [get(f"{base}/api/captures/{cid}/packets?offset={random.randrange(max(1, n - 100))}&limit=100")[0]
+                 for _ in range(args.samples)]
+        details = [get(f"{base}/api/captures/{cid}/packets/{random.randrange(1, n + 1)}")[0]
+                   for _ in range(args.samples)]
+    finally:
+        server.terminate()
+        server.wait()
+    server = start_server(data, port)
+    try:
+        t = time.perf_counter()
+        get(f"{base}/api/captures/{cid}/packets?offset={n // 2}&limit=100")
+        reopen = time.perf_counter() - t
+    finally:
+        server.terminate()
+        server.wait()
+
+    index_bytes = sum(p.stat().st_size for p in (data / "captures" / cid / "index").glob("*.npy"))
+    print(f"\npackets: {n}, index on disk: {index_bytes / n:.0f} bytes/packet\n")
+    print(f"| {'what':<52} | {'measured':>12} | {'target':>10} |")
+    row("upload of the file over loopback", up_time, "s", 6.0 * size / 600e6)
+    row("upload finished -> capture ready", ready, "s", tshark[0] / 6 if tshark else None)
+    row("upload finished -> first rows", first_rows or ready, "s", 1.0)
+    row("server peak RSS", rss / 1e6, "MB", tshark[1] / 2e6 if tshark else None)
+    row("page of 100 rows at a random offset (worst)", max(pages), "s", 0.05)
+    row("page of 100 rows at a random offset (median)", sorted(pages)[len(pages) // 2], "s", 0.05)
+    row("one packet's details (worst)", max(details), "s", 0.05)
+    row("one packet's details (median)", sorted(details)[len(details) // 2], "s", 0.05)
+    row("reopen after restart -> a page of rows", reopen, "s", 1.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
