@@ -76,3 +76,53 @@ class PacketDetail(BaseModel):
     captured_length: int
     layers: list[Node]
     bytes: str = Field(description="Hex of the captured bytes.")
+
+
+class Endpoint(BaseModel):
+    address: str | None
+    port: int
+
+
+class Direction(BaseModel):
+    packets: int
+    bytes: int
+
+
+class Handshake(BaseModel):
+    syn: int | None
+    syn_ack: int | None
+    ack: int | None
+    client_isn: int | None = Field(description="Raw initial sequence number of the SYN's sender.")
+    server_isn: int | None = Field(description="Raw initial sequence number of the SYN-ACK's sender.")
+    rtt: float | None = Field(description="Seconds from the SYN to the handshake's ACK.")
+
+
+class EndpointStates(BaseModel):
+    a: str
+    b: str
+
+
+class Flow(BaseModel):
+    id: str
+    capture: str
+    protocol: Literal["tcp", "udp"]
+    stream: int = Field(description="Wireshark's tcp.stream / udp.stream.")
+    a: Endpoint
+    b: Endpoint
+    packets: int
+    bytes: int
+    a_to_b: Direction
+    b_to_a: Direction
+    start: float
+    duration: float
+    first_packet: int
+    last_packet: int
+    handshake: Handshake | None = None
+    state: EndpointStates | None = None
+    completeness: int | None = Field(None, description="Wireshark's tcp.completeness bitmask.")
+
+
+class FlowList(BaseModel):
+    flows: list[Flow]
+    total: int
+    offset: int

@@ -30,6 +30,7 @@ class CaptureView:
         self._details: OrderedDict[int, dict] = OrderedDict()
         self._lock = threading.Lock()
         self._source = None
+        self._flows: dict = {}
 
     @property
     def total(self) -> int:
@@ -46,6 +47,16 @@ class CaptureView:
                 lazy = LazyFields(self.index, self.summary, self.fields_of)
                 self._source = IndexSource(self.index, lazy)
             return self._source
+
+    def flow_table(self, protocol: str):
+        """The conversations of one protocol (``tcp`` or ``udp``), computed once."""
+        from app.core.flows import FlowTable  # noqa: PLC0415
+
+        with self._lock:
+            table = self._flows.get(protocol)
+            if table is None:
+                table = self._flows[protocol] = FlowTable(self.index, protocol)
+            return table
 
     def summary(self, i: int):
         """The packet-list summary (columns and ``frame.protocols``) of packet ``i``."""

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, streams, tcpindex
+from app.core import layers, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
 
 INDEX_VERSION = 1
@@ -133,6 +133,9 @@ def build_index(capture_path: Path, directory: Path, progress: Progress | None =
                 for name in RECORD_COLUMNS:
                     columns[name] = np.zeros(0, np.int64)
             columns.update(streams.addresses(reader.count, raw_addrs))
+            offsets, caplens = columns["offset"], columns["caplen"]
+            reassembly.reassemble(
+                lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
             tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns)
             columns.update(tcp_cols)
         finally:

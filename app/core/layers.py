@@ -33,6 +33,7 @@ F_FRAGMENT = 2  # an IP fragment whose transport header is not in this packet
 F_TUNNEL = 4  # more than one network layer (GRE, IP-in-IP)
 F_UNKNOWN_LINK = 8
 F_CUT = 16  # captured length shorter than the wire length
+F_REASSEMBLED = 32  # the last fragment of a datagram: its transport comes from the reassembly
 
 # Columns produced, with their dtype and "absent" value.
 COLUMNS: dict[str, tuple[str, int]] = {

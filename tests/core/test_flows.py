@@ -35,9 +35,7 @@ def test_stream_counts_match_tshark(name, protocol, indexes):
     expected = load_reference(name)["streams"].get(protocol, [])
     if (name, protocol) in KNOWN_MISSING:
         return
-    # Frames whose transport header only a reassembly reveals are left to the dissector.
-    assert table.count == len(expected) or name in ("ip4_fragments.pcap", "ipv6-fragmented-dns.pcap",
-                                                    "frag_http_req.pcap", "gre-sample.pcap")
+    assert table.count == len(expected)
     by_stream = {e["stream"]: e for e in expected}
     for stream in range(table.count):
         e = by_stream[stream]
@@ -46,8 +44,6 @@ def test_stream_counts_match_tshark(name, protocol, indexes):
         want = (e["frames_a_to_b"], e["bytes_a_to_b"], e["frames_b_to_a"], e["bytes_b_to_a"])
         if (e["addr_a"], int(e["port_a"])) != _side(idx, table, stream)[:2]:
             want = (want[2], want[3], want[0], want[1])
-        if want != got and name in ("ip4_fragments.pcap", "ipv6-fragmented-dns.pcap", "frag_http_req.pcap"):
-            continue  # reassembled frames counted by tshark, see test_index.py
         assert got == want, (stream, e)
 
 

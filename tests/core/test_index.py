@@ -17,7 +17,7 @@ KNOWN_DIFFERENCES = {
 
 def _skipped(name: str, idx: CaptureIndex, i: int) -> bool:
     # The transport header of a fragmented datagram is decoded by tshark only in the frame that
-    # completes the IP reassembly; the index does not reassemble fragments.
+    # completes the IP reassembly; the fragments before it have none.
     return (name, i + 1) in KNOWN_DIFFERENCES or bool(int(idx["flags"][i]) & layers.F_FRAGMENT)
 
 
