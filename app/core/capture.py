@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core import colors
 from app.core.errors import NotFound, NotReady, WirelensError
-from app.core.index import CaptureIndex, build_index
+from app.core.index import CaptureIndex, IndexBuilder, build_index
 from app.core.library import CaptureRecord, Library
 
 DETAIL_CACHE = 256
@@ -167,10 +167,19 @@ class Captures:
     def __init__(self, library: Library) -> None:
         self.library = library
         self._open: OrderedDict[str, CaptureView] = OrderedDict()
+        self._building: dict[str, IndexBuilder] = {}
         self._lock = threading.Lock()
 
     def index(self, capture_id: str, progress: Callable[[float], None] | None = None) -> CaptureRecord:
         """Build the index of a capture and record the outcome (``ready`` or ``error``)."""
+        try:
+            return self._index(capture_id, progress)
+        finally:
+            # Only now: until the record says ready, pages keep reading the partial index.
+            with self._lock:
+                self._building.pop(capture_id, None)
+
+    def _index(self, capture_id: str, progress) -> CaptureRecord:
         lib = self.library
         try:
             path = lib.prepare(capture_id)
@@ -182,7 +191,10 @@ class Captures:
                 if progress:
                     progress(fraction)
 
-            built = build_index(path, lib.index_dir(capture_id), report)
+            builder = IndexBuilder(path)
+            with self._lock:
+                self._building[capture_id] = builder
+            built = build_index(path, lib.index_dir(capture_id), report, builder=builder)
         except WirelensError as exc:
             lib.update(capture_id, status="error", error=exc.message, progress=1.0)
             return lib.get(capture_id)
@@ -203,6 +215,11 @@ class Captures:
         """The capture's view; 409 while it is still indexing."""
         record = self.library.get(capture_id)
         if record.status != "ready":
+            with self._lock:
+                builder = self._building.get(capture_id)
+            if builder is not None and builder.count:
+                # Still being read: the packets indexed so far are already viewable.
+                return CaptureView(record, builder.snapshot())
             if record.status == "error":
                 raise NotReady(record.error or "This capture could not be read.")
             raise NotReady(f"Capture {capture_id} is still being indexed ({record.progress:.0%}).")

@@ -16,13 +16,14 @@ import json
 import mmap
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from app.core import layers, reassembly, streams, tcpindex
+from app.core import layers, pdus, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
 
 INDEX_VERSION = 1
@@ -100,66 +101,153 @@ class CaptureIndex:
         return int(self.cols["ts_sec"][i]) + int(self.cols["ts_nsec"][i]) / 1e9
 
 
-def build_index(capture_path: Path, directory: Path, progress: Progress | None = None) -> CaptureIndex:
-    """Index ``capture_path`` into ``directory`` (replaced atomically) and open the result."""
-    directory = Path(directory)
-    work = directory.with_name(directory.name + ".building")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    reader = RecordReader(capture_path)
-    size = os.path.getsize(capture_path)
-    parts: dict[str, list[np.ndarray]] = {}
-    raw_addrs: list[tuple[int, dict]] = []
-    with open(capture_path, "rb") as f:
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-        data = np.frombuffer(mm, dtype=np.uint8) if mm is not None else np.zeros(0, np.uint8)
-        try:
-            while True:
-                batch = reader.read(final=True, max_records=CHUNK)
+class IndexBuilder:
+    """Builds an index chunk by chunk; the packets read so far can be viewed at any time.
+
+    Uploads use it to show the first rows while the rest is still being read, and live captures
+    to follow a file that is still growing; ``finish`` then derives what needs the whole capture
+    (exact stream numbers with port reuse, TCP analysis, PDUs) and writes the index to disk.
+    """
+
+    def __init__(self, capture_path: Path) -> None:
+        self.capture_path = Path(capture_path)
+        self.reader = RecordReader(self.capture_path)
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.raw_addrs: list[tuple[int, dict]] = []
+        self._snapshot: PartialIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self.reader.count
+
+    def step(self, final: bool = True, max_records: int = CHUNK) -> int:
+        """Read and decode the next chunk of records; the number of packets added."""
+        size = os.path.getsize(self.capture_path)
+        if size == 0:
+            if final:
+                self.reader.read(final=True)  # raises: the file is empty
+            return 0
+        with open(self.capture_path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            data = np.frombuffer(mm, dtype=np.uint8)
+            try:
+                batch = self.reader.read(final=final, max_records=max_records)
                 if len(batch) == 0:
-                    break
-                first = reader.count - len(batch)
+                    return 0
+                first = self.reader.count - len(batch)
                 cols = layers.decode(data, batch.offset, batch.caplen, batch.wirelen, batch.linktype)
                 for name in RECORD_COLUMNS:
                     cols[name] = getattr(batch, name)
-                raw_addrs.append((first, streams.raw_addresses(data, cols)))
-                for name, values in cols.items():
-                    parts.setdefault(name, []).append(values)
-                if progress:
-                    progress(reader.count, reader.pos, size)
-            columns = {name: np.concatenate(v) for name, v in parts.items()}
-            if not columns:
-                columns = {name: np.zeros(0, dt) for name, (dt, _) in layers.COLUMNS.items()}
-                for name in RECORD_COLUMNS:
-                    columns[name] = np.zeros(0, np.int64)
-            columns.update(streams.addresses(reader.count, raw_addrs))
-            offsets, caplens = columns["offset"], columns["caplen"]
-            reassembly.reassemble(
-                lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
-            tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns)
-            columns.update(tcp_cols)
-        finally:
-            del data
-            if mm is not None:
+                raw = streams.raw_addresses(data, cols)
+            finally:
+                del data
                 mm.close()
-    columns["udp_stream"] = streams.udp_streams(columns)
-    meta = _meta(reader, columns)
-    for name, values in columns.items():
-        np.save(work / f"{name}.npy", np.ascontiguousarray(values))
-    # Per-stream TCP facts (handshake, completeness) live in their own folder: they are indexed
-    # by tcp.stream, not by packet.
-    (work / "tcp_streams").mkdir()
-    for name, values in (dataclasses.asdict(tcp_streams).items() if tcp_streams else ()):
-        np.save(work / "tcp_streams" / f"{name}.npy", np.ascontiguousarray(values))
-    (work / "meta.json").write_text(json.dumps(meta.__dict__))
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(work, directory)
-    return CaptureIndex(directory, capture_path)
+        with self._lock:
+            self.raw_addrs.append((first, raw))
+            for name, values in cols.items():
+                self.parts.setdefault(name, []).append(values)
+        return len(batch)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The decoded columns so far, with interned addresses and conversation numbers."""
+        with self._lock:
+            n = self.reader.count
+            parts = {name: list(v) for name, v in self.parts.items()}
+            raw_addrs = list(self.raw_addrs)
+        columns = {name: np.concatenate(v) for name, v in parts.items()}
+        if not columns:
+            columns = {name: np.zeros(0, dt) for name, (dt, _) in layers.COLUMNS.items()}
+            for name in RECORD_COLUMNS:
+                columns[name] = np.zeros(0, np.int64)
+        columns = {name: values[:n] for name, values in columns.items()}
+        columns.update(streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]))
+        return columns
+
+    def snapshot(self) -> "PartialIndex":
+        """A read-only view of the packets indexed so far (cached until more are read)."""
+        with self._lock:
+            cached = self._snapshot
+        if cached is not None and cached.n == self.reader.count:
+            return cached
+        columns = self.columns()
+        columns.update(tcpindex.quick_columns(columns))
+        columns["udp_stream"] = streams.udp_streams(columns)
+        snap = PartialIndex(self.capture_path, columns, self.meta(columns))
+        with self._lock:
+            self._snapshot = snap
+        return snap
+
+    def meta(self, columns: dict[str, np.ndarray]) -> IndexMeta:
+        return _meta(self.reader, columns)
+
+    def finish(self, directory: Path) -> "CaptureIndex":
+        """Derive the whole-capture columns and write the index to ``directory`` atomically."""
+        directory = Path(directory)
+        work = directory.with_name(directory.name + ".building")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        columns = self.columns()
+        size = os.path.getsize(self.capture_path)
+        tcp_streams = None
+        with open(self.capture_path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+            data = np.frombuffer(mm, dtype=np.uint8) if mm is not None else np.zeros(0, np.uint8)
+            try:
+                offsets, caplens = columns["offset"], columns["caplen"]
+                reassembly.reassemble(
+                    lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
+                tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns)
+                columns.update(tcp_cols)
+                columns["udp_stream"] = streams.udp_streams(columns)
+                columns.update(pdus.pdu_columns(data, columns))
+            finally:
+                del data
+                if mm is not None:
+                    mm.close()
+        meta = self.meta(columns)
+        for name, values in columns.items():
+            np.save(work / f"{name}.npy", np.ascontiguousarray(values))
+        # Per-stream TCP facts (handshake, completeness) live in their own folder: they are
+        # indexed by tcp.stream, not by packet.
+        (work / "tcp_streams").mkdir()
+        for name, values in (dataclasses.asdict(tcp_streams).items() if tcp_streams else ()):
+            np.save(work / "tcp_streams" / f"{name}.npy", np.ascontiguousarray(values))
+        (work / "meta.json").write_text(json.dumps(meta.__dict__))
+        shutil.rmtree(directory, ignore_errors=True)
+        os.replace(work, directory)
+        return CaptureIndex(directory, self.capture_path)
+
+
+class PartialIndex(CaptureIndex):
+    """The packets of a capture indexed so far, in memory, with the same reading interface."""
+
+    def __init__(self, capture_path: Path, columns: dict[str, np.ndarray], meta: IndexMeta) -> None:
+        self.directory = None
+        self.capture_path = Path(capture_path)
+        self.meta = meta
+        self.n = meta.packets
+        self.cols = dict(columns)
+        self.addr4 = self.cols.pop("addr4")
+        self.addr6 = self.cols.pop("addr6")
+        self._mm = None
+        self._file = None
+
+
+def build_index(capture_path: Path, directory: Path, progress: Progress | None = None,
+                builder: IndexBuilder | None = None) -> CaptureIndex:
+    """Index ``capture_path`` into ``directory`` (replaced atomically) and open the result."""
+    builder = builder or IndexBuilder(capture_path)
+    size = os.path.getsize(capture_path)
+    while builder.step(final=True):
+        if progress:
+            progress(builder.count, builder.reader.pos, size)
+    return builder.finish(directory)
 
 
 def _meta(reader: RecordReader, cols: dict[str, np.ndarray]) -> IndexMeta:
     info = reader.info
-    n = reader.count
+    n = len(cols["offset"])
     meta = IndexMeta(
         packets=n,
         format=info.format,

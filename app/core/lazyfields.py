@@ -43,9 +43,10 @@ class LazyFields:
         with self._lock:
             if self._protocols is not None:
                 return self._protocols
-            ids_path = self.index.directory / "protocols.npy"
-            names_path = self.index.directory / "protocols.json"
-            if ids_path.exists() and names_path.exists():
+            stored = self.index.directory is not None
+            ids_path = self.index.directory / "protocols.npy" if stored else None
+            names_path = self.index.directory / "protocols.json" if stored else None
+            if stored and ids_path.exists() and names_path.exists():
                 self._protocols = (np.load(ids_path), json.loads(names_path.read_text()))
                 return self._protocols
             table: dict[str, int] = {}
@@ -57,8 +58,9 @@ class LazyFields:
                 if self.progress and i % step == 0:
                     self.progress("frame.protocols", i / max(1, self.index.n))
             names = list(table)
-            np.save(ids_path, ids)
-            names_path.write_text(json.dumps(names))
+            if stored:
+                np.save(ids_path, ids)
+                names_path.write_text(json.dumps(names))
             self._protocols = (ids, names)
             return self._protocols
 
