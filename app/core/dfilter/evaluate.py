@@ -1,0 +1,238 @@
+"""Vectorised evaluation of a checked filter (IR) over a whole capture.
+
+``Evaluator(test, limits)(source)`` returns a numpy bool array with one entry per packet.
+Semantics (Wireshark 4.x): a comparison is true when ANY occurrence (or, between two fields,
+any pair of occurrences in the packet) satisfies it; ``!=`` is "all not equal" and needs the
+field to be present; ``!==``/``~=`` is "any not equal"; a packet without the field never
+matches a comparison, so ``!(tcp.port == 80)`` matches non-TCP packets and
+``tcp.port != 80`` does not.  Fields are fetched once per evaluation and reused.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.core.dfilter import functions, ir
+from app.core.dfilter.errors import FieldUnavailable, Limits
+from app.core.dfilter.fieldtable import AGGREGATES
+from app.core.dfilter.regexguard import search
+from app.core.dfilter.source import BYTES, FLOAT, INT, NONE, STR, FieldSource, normalize
+from app.core.dfilter.vectors import (Vec, any_rows, coerce_pair, compare, contains, pair,
+                                      present_rows, reduce_eq, slice_values, to_bytes)
+
+_EQ_FAMILY = ("==", "!=", "===", "!==")
+_MIRROR = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+class Evaluator:
+    """A compiled filter body; call it with a :class:`FieldSource`."""
+
+    def __init__(self, test: ir.Test, limits: Limits) -> None:
+        self.test = test
+        self.limits = limits
+
+    def __call__(self, source: FieldSource) -> np.ndarray:
+        return _Run(source, self.limits).test(self.test)
+
+
+class _Run:
+    def __init__(self, source: FieldSource, limits: Limits) -> None:
+        self.src = source
+        self.n = int(source.n)
+        self.limits = limits
+        self.fields: dict[str, Vec] = {}
+        self.flags: dict[str, np.ndarray] = {}
+
+    # -- data access -----------------------------------------------------------------------
+    def field(self, name: str, kind: str) -> Vec:
+        vec = self.fields.get(name)
+        if vec is None:
+            fetched = self.fetch(name, BYTES if kind == NONE else kind)
+            if fetched is None:
+                raise FieldUnavailable(name)
+            rows, vals = fetched
+            if len(rows) > 1 and not np.all(rows[1:] >= rows[:-1]):
+                order = np.argsort(rows, kind="stable")
+                rows, vals = rows[order], vals[order]
+            vec = self.fields[name] = Vec(rows, vals, kind)
+        return vec
+
+    def fetch(self, name: str, kind: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rows, canonical values) from the source; aggregate fields the source does not
+        answer (ip.addr, tcp.port ...) are the union of their parts (ip.src and ip.dst ...)."""
+        occ = self.src.values(name)
+        if occ is None:
+            parts = [self.fetch(p, kind) for p in AGGREGATES.get(name, ())]
+            if not parts or any(p is None for p in parts):
+                return None
+            return (np.concatenate([p[0] for p in parts]),  # type: ignore[index]
+                    np.concatenate([p[1] for p in parts]))  # type: ignore[index]
+        rows = np.asarray(occ.rows, dtype=np.int64).reshape(-1)
+        vals = normalize(occ.values, kind)
+        if len(vals) != len(rows):
+            raise ValueError(f"{name}: {len(rows)} rows but {len(vals)} values")
+        return rows, vals
+
+    def presence(self, name: str, kind: str) -> np.ndarray:
+        flags = self.flags.get(name)
+        if flags is None:
+            got = self.src.present(name)
+            if got is not None:
+                flags = np.asarray(got, dtype=bool).reshape(-1)
+                if flags.shape != (self.n,):
+                    raise ValueError(f"present({name!r}) has shape {flags.shape}, not ({self.n},)")
+            else:
+                fetched = self.fetch(name, BYTES if kind == NONE else kind)
+                if fetched is None:
+                    raise FieldUnavailable(name)
+                flags = present_rows(self.n, fetched[0])
+            self.flags[name] = flags
+        return flags
+
+    # -- tests -----------------------------------------------------------------------------
+    def test(self, t: ir.Test) -> np.ndarray:
+        if isinstance(t, ir.TLogic):
+            return self.logic(t)
+        if isinstance(t, ir.TNot):
+            return ~self.test(t.operand)
+        if isinstance(t, ir.TPresent):
+            return self.presence(t.name, t.value_kind).copy()
+        if isinstance(t, ir.TCompare):
+            return self.compare(t)
+        if isinstance(t, ir.TIn):
+            return self.in_set(t)
+        if isinstance(t, ir.TMatches):
+            vec = self.value(t.value)
+            return any_rows(self.n, vec.rows, search(t.regex, vec.vals, self.limits))
+        if isinstance(t, ir.TTruthy):
+            vec = self.value(t.value)
+            if vec.kind in (INT, FLOAT):
+                mask = vec.vals != 0
+            elif vec.kind in (STR, BYTES):
+                mask = np.fromiter(map(len, vec.vals), dtype=np.int64, count=len(vec.vals)) > 0
+            else:
+                mask = np.ones(len(vec.rows), dtype=bool)
+            return any_rows(self.n, vec.rows, mask)
+        if isinstance(t, ir.TAll):
+            return np.ones(self.n, dtype=bool)
+        raise TypeError(f"unknown test {t!r}")
+
+    def logic(self, t: ir.TLogic) -> np.ndarray:
+        result = self.test(t.operands[0])
+        for operand in t.operands[1:]:
+            # Short-circuit on the whole column: skip loading fields that cannot matter.
+            if t.op == "and":
+                if not result.any():
+                    break
+                result &= self.test(operand)
+            elif t.op == "or":
+                if result.all():
+                    break
+                result |= self.test(operand)
+            else:
+                result ^= self.test(operand)
+        return result
+
+    def compare(self, t: ir.TCompare) -> np.ndarray:
+        a, b, op = self.value(t.left), self.value(t.right), t.op
+        if not isinstance(a, Vec):
+            a, b = b, a
+            op = _MIRROR.get(op, op)
+        if op == "contains":
+            return self.contains(a, b)
+        if isinstance(b, Vec):
+            a, b = coerce_pair(a, b)
+            rows, ia, ib = pair(a, b, self.n)
+            mask = compare(a.kind, a.vals[ia], op, b.vals[ib])
+        else:
+            if a.kind == BYTES and isinstance(b, str):
+                b = b.encode()
+            rows, mask = a.rows, compare(a.kind, a.vals, op, b)
+        if op in _EQ_FAMILY:
+            return reduce_eq(self.n, rows, mask, op)
+        return any_rows(self.n, rows, mask)
+
+    def contains(self, hay: Vec, needle: Any) -> np.ndarray:
+        if isinstance(needle, Vec):
+            if hay.kind != needle.kind:
+                hay, needle = to_bytes(hay), to_bytes(needle)
+            rows, ia, ib = pair(hay, needle, self.n)
+            return any_rows(self.n, rows, contains(hay.vals[ia], needle.vals[ib]))
+        if hay.kind == STR and isinstance(needle, bytes):
+            hay = to_bytes(hay)
+        elif hay.kind == BYTES and isinstance(needle, str):
+            needle = needle.encode()
+        return any_rows(self.n, hay.rows, contains(hay.vals, needle))
+
+    def in_set(self, t: ir.TIn) -> np.ndarray:
+        vec = self.value(t.value)
+        if vec.kind == INT and all(high is None for _, high in t.items):
+            mask = np.isin(vec.vals, np.array([low for low, _ in t.items], dtype=np.int64))
+        else:
+            mask = np.zeros(len(vec.rows), dtype=bool)
+            for low, high in t.items:  # loop over set elements, each step vectorised
+                if high is None:
+                    mask |= compare(vec.kind, vec.vals, "==", low)
+                else:
+                    mask |= (compare(vec.kind, vec.vals, ">=", low)
+                             & compare(vec.kind, vec.vals, "<=", high))
+        result = any_rows(self.n, vec.rows, mask)
+        return ~result if t.negated else result
+
+    # -- values ----------------------------------------------------------------------------
+    def value(self, v: ir.Value) -> Any:
+        if isinstance(v, ir.VConst):
+            return v.value
+        if isinstance(v, ir.VField):
+            return self.field(v.name, v.vt.kind)
+        if isinstance(v, ir.VSlice):
+            assert v.operand is not None
+            return slice_values(self.value(v.operand), v.ranges)
+        if isinstance(v, ir.VCall):
+            return functions.call(v.name, [self.value(a) for a in v.args], v.vt.kind)
+        if isinstance(v, ir.VNeg):
+            assert v.operand is not None
+            inner = self.value(v.operand)
+            return Vec(inner.rows, -inner.vals, inner.kind)
+        if isinstance(v, ir.VArith):
+            return self.arith(v)
+        raise TypeError(f"unknown value {v!r}")
+
+    def arith(self, v: ir.VArith) -> Vec:
+        assert v.left is not None and v.right is not None
+        a, b = self.value(v.left), self.value(v.right)
+        float_result = v.vt.kind == FLOAT
+        if isinstance(a, Vec) and isinstance(b, Vec):
+            rows, ia, ib = pair(a, b, self.n)
+            x, y = a.vals[ia], b.vals[ib]
+        elif isinstance(a, Vec):
+            rows, x, y = a.rows, a.vals, b
+        else:
+            rows, x, y = b.rows, a, b.vals
+        dtype = np.float64 if float_result else np.int64
+        x = np.asarray(x).astype(dtype) if isinstance(x, np.ndarray) else dtype(x)
+        y = np.asarray(y).astype(dtype) if isinstance(y, np.ndarray) else dtype(y)
+        x, y = np.broadcast_arrays(x, y)
+        if v.op in "/%":
+            # Division by zero gives no value for that occurrence (Wireshark: no result).
+            keep = y != 0
+            x, y, rows = x[keep], y[keep], rows[keep]
+        with np.errstate(over="ignore"):
+            if v.op == "+":
+                out = x + y
+            elif v.op == "-":
+                out = x - y
+            elif v.op == "*":
+                out = x * y
+            elif v.op == "&":
+                out = x & y
+            elif v.op == "/":
+                # Integer division truncates toward zero, as in C.
+                if float_result:
+                    out = x / y
+                else:
+                    out = (np.abs(x) // np.abs(y)) * (np.sign(x) * np.sign(y))
+            else:
+                out = np.fmod(x, y)
+        return Vec(rows, out, v.vt.kind)
