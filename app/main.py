@@ -11,7 +11,7 @@ from app.core.capture import Captures
 from app.core.library import Library
 from app.paths import STATIC_DIR
 from app.settings import Settings
-from app.web import api, api_flows, errors, pages
+from app.web import api, api_filter, api_flows, errors, pages
 from app.web.jobs import Jobs
 
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(api.router)
     app.include_router(api_flows.router)
+    app.include_router(api_filter.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app

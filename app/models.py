@@ -126,3 +126,28 @@ class FlowList(BaseModel):
     flows: list[Flow]
     total: int
     offset: int
+
+
+class FilterProblem(BaseModel):
+    message: str
+    position: int
+    length: int = 1
+
+
+class FilterCheck(BaseModel):
+    valid: bool
+    error: str | None = None
+    position: int | None = Field(None, description="0-based character offset of the error.")
+    length: int | None = None
+    canonical: str | None = None
+    warnings: list[FilterProblem] = []
+
+
+class FieldInfo(BaseModel):
+    name: str
+    description: str
+    type: str
+
+
+class FieldList(BaseModel):
+    fields: list[FieldInfo]

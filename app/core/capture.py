@@ -126,7 +126,7 @@ class CaptureView:
         frame = self.index.frame(i)
         result = {
             "number": number, "epoch": self.index.epoch(i), "length": int(self.index["wirelen"][i]),
-            "captured_length": len(frame), "layers": self._dissect(i), "bytes": frame.hex(),
+            "captured_length": len(frame), "layers": _jsonable(self._dissect(i)), "bytes": frame.hex(),
         }
         with self._lock:
             self._details[number] = result
@@ -151,6 +151,19 @@ class CaptureView:
         )
         ctx = tcpcontext.context(idx, i)
         return dissect(frame, meta.linktype, meta, tcp_context=tcpcontext.as_dict(ctx, idx, i))
+
+
+def _jsonable(nodes: list[dict]) -> list[dict]:
+    """Tree nodes with values JSON can carry: bytes as colon-separated hex, as Wireshark shows."""
+    out = []
+    for node in nodes:
+        value = node.get("value")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value).hex(":")
+        elif not isinstance(value, (str, int, float, bool, type(None))):
+            value = str(value)
+        out.append({**node, "value": value, "children": _jsonable(node.get("children") or [])})
+    return out
 
 
 def _stream(idx: CaptureIndex, i: int) -> int | None:

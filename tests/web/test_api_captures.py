@@ -51,7 +51,7 @@ def test_gzip_upload_is_stored_as_sent_and_read_inflated(client, tmp_path):
 def test_pcapng_keeps_comments_and_interfaces(client):
     capture = upload(client, CORPUS / "many_interfaces-1.pcapng")
     assert capture["format"] == "pcapng" and capture["status"] == "ready"
-    assert set(capture["link_types"]) == {0, 1}
+    assert set(capture["link_types"]) == {0, 1, 12}  # Ethernet, NULL and raw IP interfaces
 
 
 def test_text_file_is_refused_and_nothing_is_added(client, tmp_path):
