@@ -1,0 +1,87 @@
+"""TCP sequence analysis of a whole capture, as tshark 4.0 computes it in a single pass.
+
+``analyze()`` turns the per-segment arrays of :class:`TcpSegments` into :class:`TcpAnalysis`:
+relative sequence numbers, tcp.nxtseq, scaled windows, completeness and handshakes come from whole
+arrays (app/core/tcp/vector.py, app/core/tcp/prior.py); the flags that depend on the order of
+segments come from one tight loop (app/core/tcp/seqloop.py); endpoint states from
+app/core/tcp/state.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.tcp import seqloop, vector
+from app.core.tcp.model import StreamSummary, TcpAnalysis, TcpSegments
+from app.core.tcp.prior import Prior
+from app.core.tcp.state import track_states
+
+
+def analyze(seg: TcpSegments, states: bool = True) -> TcpAnalysis:
+    """Analyse ``seg`` (frame order).  ``states=False`` skips the endpoint state machine."""
+    n = len(seg)
+    lay = vector.Layout(seg.stream, seg.direction)
+    ok = seg.analyzable
+    plen = np.where(ok, seg.payload_len, 0).astype(np.int64)
+    base, base_row = vector.initial_bases(lay, seg.seq_raw, seg.ack_raw, seg.flags, ok)
+    times = np.rint(seg.time * 1e9).astype(np.int64)
+
+    prior = Prior(lay, seg.flags, seg.seq_raw, seg.ack_raw, plen, seg.window_value,
+                  seg.ws_option, times, ok)
+    cols = {"flow": lay.flow, "flags": seg.flags, "seq": seg.seq_raw, "ack": seg.ack_raw,
+            "len": np.where(ok, plen, -1), "win": seg.window_value, "time": times}
+    for name in ("own_ack", "own_win", "rev_ack", "rev_time", "pre_bits"):
+        cols[name] = getattr(prior, name)
+    loop = seqloop.run(cols, seg.reused, base.tolist(), base_row.tolist(),
+                       prior.rtt_ns.tolist(), prior.rtt_row.tolist())
+
+    rel_seq, rel_ack, nxtseq = vector.relative_numbers(
+        lay, seg.seq_raw, seg.ack_raw, seg.flags, plen, ok, base, loop.overrides)
+    mask = np.zeros(n, dtype=np.uint32)
+    dup_num = np.zeros(n, dtype=np.uint32)
+    dup_frame = np.zeros(n, dtype=np.int64)
+    if loop.rows:
+        rows = np.array(loop.rows, dtype=np.int64)
+        mask[rows] = loop.masks
+        dup_num[rows] = loop.dup_num
+        dup_rows = np.array(loop.dup_frame, dtype=np.int64)
+        dup_frame[rows] = np.where(dup_num[rows] > 0, seg.number[dup_rows], 0)
+
+    if states:
+        state_a, state_b = track_states(lay.flow, seg.flags, seg.seq_raw, seg.ack_raw, plen)
+    else:
+        state_a = state_b = np.zeros(n, dtype=np.uint8)
+
+    return TcpAnalysis(
+        seq=rel_seq, ack=rel_ack, nxtseq=nxtseq,
+        window_size=vector.scaled_window(seg.window_value, seg.flags, prior.own_scale, ok),
+        win_scale=prior.own_scale.astype(np.int8), analysis=mask, dup_ack_num=dup_num,
+        dup_ack_frame=dup_frame, state_a=state_a, state_b=state_b,
+        streams=_stream_summary(lay, seg, plen, ok, prior.rtt_ns),
+    )
+
+
+def _stream_summary(lay: vector.Layout, seg: TcpSegments, plen: np.ndarray, ok: np.ndarray,
+                    first_rtt_ns: np.ndarray) -> StreamSummary:
+    """Per-stream results, spread from dense stream ids to tcp.stream numbers."""
+    size = int(lay.stream_ids.max()) + 1 if lay.nstreams else 0
+    ids = lay.stream_ids
+
+    def spread(values: np.ndarray, fill, dtype) -> np.ndarray:
+        out = np.full(size, fill, dtype=dtype)
+        out[ids] = values
+        return out
+
+    hs = vector.handshakes(lay, seg.number, seg.direction, seg.seq_raw, seg.ack_raw, seg.flags)
+    rtt = first_rtt_ns.astype(np.float64) / 1e9
+    rtt[rtt == 0] = np.nan
+    comp = vector.completeness(lay, seg.flags, plen, ok, seg.reused)
+    return StreamSummary(
+        completeness=spread(comp, 0, np.uint8),
+        syn_frame=spread(hs["syn_frame"], 0, np.int64),
+        syn_ack_frame=spread(hs["syn_ack_frame"], 0, np.int64),
+        ack_frame=spread(hs["ack_frame"], 0, np.int64),
+        client_isn=spread(hs["client_isn"], -1, np.int64),
+        server_isn=spread(hs["server_isn"], -1, np.int64),
+        client_direction=spread(hs["client_direction"], -1, np.int8),
+        initial_rtt=spread(rtt, np.nan, np.float64),
+    )
