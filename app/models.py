@@ -151,3 +151,43 @@ class FieldInfo(BaseModel):
 
 class FieldList(BaseModel):
     fields: list[FieldInfo]
+
+
+class LadderEvent(BaseModel):
+    number: int
+    time: float
+    direction: Literal["a>b", "b>a"]
+    flags: list[str]
+    seq: int | None
+    ack: int | None
+    seq_raw: int | None
+    ack_raw: int | None
+    len: int
+    window: int | None
+    analysis: list[str] = Field(description="tcp.analysis.* flags without the prefix.")
+    state_a: str | None = Field(description="RFC 9293 state of endpoint a after this segment.")
+    state_b: str | None
+    label: str
+    explain: str = Field(description="One sentence explaining the segment, arithmetic checked.")
+
+
+class LadderModel(BaseModel):
+    flow: Flow
+    lanes: list[Endpoint]
+    events: list[LadderEvent]
+    total_events: int
+    offset: int
+    limit: int
+
+
+class StreamSegment(BaseModel):
+    direction: Literal["a>b", "b>a"]
+    number: int
+    data_base64: str
+    length: int
+
+
+class FollowStream(BaseModel):
+    segments: list[StreamSegment]
+    bytes: int
+    truncated: bool

@@ -9,7 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from app.core import filtering
 from app.core.errors import NotReady
 from app.core.flows import parse_flow_id
-from app.models import ErrorBody, Flow, FlowList
+from app.core.follow import follow
+from app.core.ladder import MAX_EVENTS, ladder
+from app.models import ErrorBody, Flow, FlowList, FollowStream, LadderModel
 from app.web.deps import CapturesDep, SettingsDep
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 409, 422)}
@@ -58,3 +60,24 @@ async def get_flow(flow_id: str, captures: CapturesDep) -> dict:
     view = await run_in_threadpool(captures.open, capture_id)
     table = await run_in_threadpool(view.flow_table, protocol)
     return table.flow(capture_id, stream)
+
+
+@router.get("/flows/{flow_id}/ladder", response_model=LadderModel)
+async def flow_ladder(flow_id: str, captures: CapturesDep,
+                      offset: Annotated[int, Query(ge=0)] = 0,
+                      limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = MAX_EVENTS) -> dict:
+    """The ladder diagram model of one flow: lanes, events, states and explanations."""
+    capture_id, protocol, stream = parse_flow_id(flow_id)
+    view = await run_in_threadpool(captures.open, capture_id)
+    table = await run_in_threadpool(view.flow_table, protocol)
+    return await run_in_threadpool(ladder, view.index, table, capture_id, stream, offset, limit)
+
+
+@router.get("/flows/{flow_id}/stream", response_model=FollowStream)
+async def flow_stream(flow_id: str, captures: CapturesDep) -> dict:
+    """Follow TCP/UDP stream: the payload of both directions in delivery order."""
+    capture_id, protocol, stream = parse_flow_id(flow_id)
+    view = await run_in_threadpool(captures.open, capture_id)
+    table = await run_in_threadpool(view.flow_table, protocol)
+    flow = table.flow(capture_id, stream)
+    return await run_in_threadpool(follow, view.index, protocol, stream, bool(flow.get("swapped")))
