@@ -191,3 +191,33 @@ class FollowStream(BaseModel):
     segments: list[StreamSegment]
     bytes: int
     truncated: bool
+
+
+class Conversation(BaseModel):
+    a: str
+    b: str
+    packets: int
+    bytes: int
+    a_to_b: Direction
+    b_to_a: Direction
+    start: float
+    duration: float
+    first_packet: int
+
+
+class ConversationList(BaseModel):
+    type: str
+    conversations: list[Conversation]
+
+
+class EndpointStat(BaseModel):
+    address: str
+    packets: int
+    bytes: int
+    tx: Direction
+    rx: Direction
+
+
+class EndpointList(BaseModel):
+    type: str
+    endpoints: list[EndpointStat]

@@ -1,15 +1,16 @@
 """JSON routes for the library, packets and packet details (see docs: the HTTP contract)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from app import __version__
-from app.core import filtering
-from app.models import Capture, CaptureList, ErrorBody, Health, PacketDetail, PacketPage
+from app.core import filtering, stats
+from app.models import (Capture, CaptureList, ConversationList, EndpointList, ErrorBody, Health,
+                        PacketDetail, PacketPage)
 from app.web.deps import CapturesDep, JobsDep, SettingsDep
 from app.web.uploads import receive_upload
 
@@ -91,3 +92,19 @@ def _quote(name: str) -> str:
 
     return quote(name, safe="")
 
+
+
+@router.get("/captures/{capture_id}/conversations", response_model=ConversationList, tags=["statistics"])
+async def capture_conversations(capture_id: str, captures: CapturesDep,
+                                type: Literal["eth", "ipv4", "ipv6", "tcp", "udp"] = "tcp") -> dict:
+    """Statistics → Conversations: unordered address (and port) pairs with traffic per direction."""
+    view = await run_in_threadpool(captures.open, capture_id)
+    return {"type": type, "conversations": await run_in_threadpool(stats.conversations, view.index, type)}
+
+
+@router.get("/captures/{capture_id}/endpoints", response_model=EndpointList, tags=["statistics"])
+async def capture_endpoints(capture_id: str, captures: CapturesDep,
+                            type: Literal["eth", "ipv4", "ipv6", "tcp", "udp"] = "ipv4") -> dict:
+    """Statistics → Endpoints: each address (and port) with what it sent and received."""
+    view = await run_in_threadpool(captures.open, capture_id)
+    return {"type": type, "endpoints": await run_in_threadpool(stats.endpoints, view.index, type)}
