@@ -253,6 +253,7 @@ tcp.flags.ns BOOL Nonce
 tcp.flags.ae BOOL Accurate ECN
 tcp.flags.cwr BOOL Congestion Window Reduced
 tcp.flags.ece BOOL ECN-Echo
+tcp.flags.ecn BOOL ECN-Echo
 tcp.flags.urg BOOL Urgent
 tcp.flags.ack BOOL Acknowledgment
 tcp.flags.push BOOL Push

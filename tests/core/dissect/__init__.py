@@ -1,0 +1,1 @@
+"""Tests of the packet-details dissector (app.core.dissect)."""
