@@ -64,7 +64,9 @@ class CaptureView:
         from app.core.summary import summarize  # noqa: PLC0415
 
         idx = self.index
-        return summarize(idx.frame(i), int(idx["linktype"][i]), tcpcontext.context(idx, i))
+        tcp, frame = tcpcontext.contexts(idx, i)
+        return summarize(idx.frame(i), int(idx["linktype"][i]), tcp, context=frame,
+                         wire_len=int(idx["wirelen"][i]))
 
     def fields_of(self, i: int) -> dict[str, list]:
         """Every field of packet ``i``'s protocol tree by name (all occurrences)."""
@@ -142,12 +144,21 @@ class CaptureView:
         idx = self.index
         number = i + 1
         frame = idx.frame(i)
+        sec, nsec = idx["ts_sec"], idx["ts_nsec"]
+
+        def since(j: int) -> float:
+            return (int(sec[i]) - int(sec[j])) + (int(nsec[i]) - int(nsec[j])) / 1e9
+
+        pcapng = idx.meta.format == "pcapng"
+        iface = int(idx["iface"][i])
+        names = [f.get("name") for f in idx.meta.interfaces]
         meta = FrameMeta(
-            number=number, epoch_sec=int(idx["ts_sec"][i]), epoch_nsec=int(idx["ts_nsec"][i]),
-            time_relative=idx.epoch(i) - (idx.meta.first_epoch or 0.0),
-            wire_len=int(idx["wirelen"][i]), cap_len=int(idx["caplen"][i]),
-            interface_id=int(idx["iface"][i]), comments=idx.meta.comments.get(str(number), []),
-            linktype=int(idx["linktype"][i]),
+            number=number, epoch_sec=int(sec[i]), epoch_nsec=int(nsec[i]),
+            time_relative=since(0), wire_len=int(idx["wirelen"][i]), cap_len=int(idx["caplen"][i]),
+            interface_id=iface, comments=idx.meta.comments.get(str(number), []),
+            linktype=int(idx["linktype"][i]), has_interface_id=pcapng,
+            interface_name=(names[iface] or None) if pcapng and iface < len(names) else None,
+            time_delta=since(i - 1) if i else 0.0,
         )
         ctx = tcpcontext.context(idx, i)
         return dissect(frame, meta.linktype, meta, tcp_context=tcpcontext.as_dict(ctx, idx, i))
@@ -183,16 +194,21 @@ class Captures:
         self._building: dict[str, IndexBuilder] = {}
         self._lock = threading.Lock()
 
-    def index(self, capture_id: str, progress: Callable[[float], None] | None = None) -> CaptureRecord:
-        """Build the index of a capture and record the outcome (``ready`` or ``error``)."""
+    def index(self, capture_id: str, progress: Callable[[float], None] | None = None,
+              builder: IndexBuilder | None = None) -> CaptureRecord:
+        """Build the index of a capture and record the outcome (``ready`` or ``error``).
+
+        ``builder`` continues an index already being built (a live capture's, which has read
+        the file while it grew) instead of reading the file again from the start.
+        """
         try:
-            return self._index(capture_id, progress)
+            return self._index(capture_id, progress, builder)
         finally:
             # Only now: until the record says ready, pages keep reading the partial index.
             with self._lock:
                 self._building.pop(capture_id, None)
 
-    def _index(self, capture_id: str, progress) -> CaptureRecord:
+    def _index(self, capture_id: str, progress, builder: IndexBuilder | None = None) -> CaptureRecord:
         lib = self.library
         try:
             path = lib.prepare(capture_id)
@@ -204,7 +220,7 @@ class Captures:
                 if progress:
                     progress(fraction)
 
-            builder = IndexBuilder(path)
+            builder = builder or IndexBuilder(path)
             with self._lock:
                 self._building[capture_id] = builder
             built = build_index(path, lib.index_dir(capture_id), report, builder=builder)
@@ -230,8 +246,8 @@ class Captures:
         if record.status != "ready":
             with self._lock:
                 builder = self._building.get(capture_id)
-            if builder is not None and builder.count:
-                # Still being read: the packets indexed so far are already viewable.
+            if builder is not None and (builder.count or record.status == "capturing"):
+                # Still being read (or written, live): the packets so far are already viewable.
                 return CaptureView(record, builder.snapshot())
             if record.status == "error":
                 raise NotReady(record.error or "This capture could not be read.")
@@ -250,6 +266,12 @@ class Captures:
                 _, old = self._open.popitem(last=False)
                 old.index.close()
         return view
+
+    def follow(self, capture_id: str, builder: IndexBuilder) -> None:
+        """Serve ``builder``'s packets as the capture's content until its index is built (live
+        captures index their file while it grows; ``index(..., builder=)`` then finishes it)."""
+        with self._lock:
+            self._building[capture_id] = builder
 
     def forget(self, capture_id: str) -> None:
         with self._lock:
