@@ -12,6 +12,7 @@ import numpy as np
 
 from app.core.errors import NotFound
 from app.core.index import CaptureIndex
+from app.core.streams import udp_ports
 from app.core.tcp import state_name
 
 FLOW_ID = re.compile(r"^([0-9a-f]{16})-(tcp|udp)-(\d{1,10})$")
@@ -44,10 +45,13 @@ class FlowTable:
         np.maximum.at(last, s, rows)
         self.first, self.last = first, last
         if protocol == "tcp":
+            self.sport, self.dport = np.asarray(index["sport"]), np.asarray(index["dport"])
             direction = np.asarray(index["tcp_dir"])[rows].astype(np.int64)
         else:
-            src = np.asarray(index["net_src"])[rows].astype(np.int64) << 16 | np.asarray(index["sport"])[rows]
-            first_src = (np.asarray(index["net_src"])[first].astype(np.int64) << 16 | np.asarray(index["sport"])[first])
+            _, self.sport, self.dport = udp_ports(index.cols)
+            net_src = np.asarray(index["net_src"]).astype(np.int64)
+            src = net_src[rows] << 16 | self.sport[rows]
+            first_src = net_src[first] << 16 | self.sport[first]
             direction = (src != first_src[s]).astype(np.int64)
         self.packets_ab = np.bincount(s, weights=direction == 0, minlength=k).astype(np.int64)
         self.packets_ba = np.bincount(s, weights=direction == 1, minlength=k).astype(np.int64)
@@ -66,8 +70,8 @@ class FlowTable:
         f, l = int(self.first[stream]), int(self.last[stream])
         src = idx.address(int(idx["net_src"][f]))
         dst = idx.address(int(idx["net_dst"][f]))
-        a = {"address": src, "port": int(idx["sport"][f])}
-        b = {"address": dst, "port": int(idx["dport"][f])}
+        a = {"address": src, "port": int(self.sport[f])}
+        b = {"address": dst, "port": int(self.dport[f])}
         ab = {"packets": int(self.packets_ab[stream]), "bytes": int(self.bytes_ab[stream])}
         ba = {"packets": int(self.packets_ba[stream]), "bytes": int(self.bytes_ba[stream])}
         start = self.time_of(f)

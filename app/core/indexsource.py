@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import ipaddress
+
 import numpy as np
 
 from app.core import layers
@@ -51,11 +53,18 @@ class IndexSource:
     def l4(self, proto: int) -> np.ndarray:
         return self.col("l4") == proto
 
-    def addr(self, column: str, version: int) -> tuple[np.ndarray, np.ndarray]:
+    def addr(self, column: str, version: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         ids = self.col(column)
         n4 = len(self.index.addr4)
-        rows = np.flatnonzero(self.l3(version) & (ids >= 0))
+        if among is None:
+            rows = np.flatnonzero(self.l3(version) & (ids >= 0))
+        else:  # an inner header's version is read from its address id
+            rows = among[ids[among] >= 0]
+            rows = rows[(ids[rows] < n4) == (version == 4)]
         if version == 4:
+            # A damaged header can say IPv4 in its EtherType and 6 in its version nibble; its
+            # addresses were then read as IPv6 and have ids past the IPv4 table.
+            rows = rows[ids[rows] < n4]
             return rows, self.index.addr4[ids[rows]].astype(np.uint32)
         v6 = ids[rows] >= n4
         rows = rows[v6]
@@ -103,7 +112,33 @@ def _tcp(s: IndexSource, column: str):
 
 
 def _udp(s: IndexSource, column: str):
-    return _where(s.l4(17), s.col(column).astype(np.int64))
+    own = _where(s.l4(17), s.col(column).astype(np.int64))
+    quoted = _where(s.col("q_l4") == 17, s.col("q_" + column).astype(np.int64))
+    return _merge(own, quoted)
+
+
+def _ip_any(s: IndexSource, column: str, version: int):
+    """Every occurrence of an IP address field. The index holds the first IP header's; packets
+    with more (tunnels, ICMP errors quoting a packet) are rare and read from their trees."""
+    first = s.addr(f"ip_{column}", version)
+    several = (s.col("flags") & (layers.F_TUNNEL | layers.F_QUOTED)) != 0
+    if not several.any() or s.lazy is None:
+        return first
+    keep = ~several[first[0]]
+    rows, values = list(first[0][keep]), list(first[1][keep])
+    name = f"{'ip' if version == 4 else 'ipv6'}.{column}"
+    for i in np.flatnonzero(several).tolist():
+        for text in s.lazy.dissect_one(i).get(name, []):
+            address = ipaddress.ip_address(text)
+            rows.append(i)
+            values.append(int(address) if version == 4 else np.frombuffer(address.packed, np.uint8))
+    if not rows:
+        return first
+    order = np.argsort(np.asarray(rows), kind="stable")
+    rows_arr = np.asarray(rows, dtype=np.int64)[order]
+    if version == 4:
+        return rows_arr, np.asarray(values, dtype=np.uint32)[order]
+    return rows_arr, np.stack(values)[order]
 
 
 def _flag_bit(bit: int) -> Getter:
@@ -131,9 +166,9 @@ FIELDS: dict[str, Getter] = {
     "vlan.id": lambda s: _where(s.col("vlan_id") >= 0, s.col("vlan_id").astype(np.int64)),
     "sll.pkttype": lambda s: _where(s.col("sll_pkttype") >= 0, s.col("sll_pkttype").astype(np.int64)),
     "null.family": lambda s: _where(s.col("null_family") >= 0, s.col("null_family")),
-    "ip.src": lambda s: s.addr("ip_src", 4),
-    "ip.dst": lambda s: s.addr("ip_dst", 4),
-    "ip.addr": lambda s: _merge(s.addr("ip_src", 4), s.addr("ip_dst", 4)),
+    "ip.src": lambda s: _ip_any(s, "src", 4),
+    "ip.dst": lambda s: _ip_any(s, "dst", 4),
+    "ip.addr": lambda s: _merge(_ip_any(s, "src", 4), _ip_any(s, "dst", 4)),
     "ip.proto": lambda s: _where(s.l3(4), s.col("ip_proto").astype(np.int64)),
     "ip.ttl": lambda s: _where(s.l3(4), s.col("ip_ttl").astype(np.int64)),
     "ip.id": lambda s: _where(s.l3(4), s.col("ip_id").astype(np.int64)),
@@ -143,9 +178,9 @@ FIELDS: dict[str, Getter] = {
     "ip.flags.mf": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 0) & 1),
     "ip.flags.df": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 1) & 1),
     "ip.flags.rb": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 2) & 1),
-    "ipv6.src": lambda s: s.addr("ip_src", 6),
-    "ipv6.dst": lambda s: s.addr("ip_dst", 6),
-    "ipv6.addr": lambda s: _merge(s.addr("ip_src", 6), s.addr("ip_dst", 6)),
+    "ipv6.src": lambda s: _ip_any(s, "src", 6),
+    "ipv6.dst": lambda s: _ip_any(s, "dst", 6),
+    "ipv6.addr": lambda s: _merge(_ip_any(s, "src", 6), _ip_any(s, "dst", 6)),
     "ipv6.nxt": lambda s: _where(s.l3(6), s.col("ip_proto").astype(np.int64)),
     "ipv6.hlim": lambda s: _where(s.l3(6), s.col("ip_ttl").astype(np.int64)),
     "ipv6.plen": lambda s: _where(s.l3(6), s.col("ip_len").astype(np.int64)),
@@ -192,8 +227,8 @@ PRESENCE: dict[str, Callable[[IndexSource], np.ndarray]] = {
     "ip": lambda s: (s.col("ip_hdr") >= 0) & s.l3(4),
     "ipv6": lambda s: (s.col("ip_hdr") >= 0) & s.l3(6),
     "arp": lambda s: s.col("arp_hdr") >= 0,
-    "tcp": lambda s: s.l4(6),
-    "udp": lambda s: s.l4(17),
+    "tcp": lambda s: s.l4(6) | (s.col("q_l4") == 6),
+    "udp": lambda s: s.l4(17) | (s.col("q_l4") == 17),
     "icmp": lambda s: s.l4(1),
     "icmpv6": lambda s: s.l4(58),
     "_ws.malformed": lambda s: (s.col("flags") & layers.F_MALFORMED) != 0,

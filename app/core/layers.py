@@ -34,6 +34,9 @@ F_TUNNEL = 4  # more than one network layer (GRE, IP-in-IP)
 F_UNKNOWN_LINK = 8
 F_CUT = 16  # captured length shorter than the wire length
 F_REASSEMBLED = 32  # the last fragment of a datagram: its transport comes from the reassembly
+F_QUOTED = 64  # an ICMP error quoting the headers of the packet it reports on
+
+ICMP_ERRORS = {1: (3, 4, 5, 11, 12), 58: (1, 2, 3, 4)}
 
 # Columns produced, with their dtype and "absent" value.
 COLUMNS: dict[str, tuple[str, int]] = {
@@ -55,6 +58,9 @@ COLUMNS: dict[str, tuple[str, int]] = {
     "pl_off": ("i4", -1),  # frame offset of the transport payload
     "pl_len": ("i4", -1),  # payload length by the headers (tcp.len, udp.length - 8)
     "arp_hdr": ("i4", -1),
+    # The transport header quoted inside an ICMP error (tshark dissects it and counts the
+    # frame into the quoted datagram's conversation).
+    "q_l4": ("u1", 0), "q_sport": ("i4", -1), "q_dport": ("i4", -1),
 }
 L3_ARP = 0x60
 
@@ -290,8 +296,28 @@ def _ipproto_kinds(proto: np.ndarray) -> np.ndarray:
     return nxt
 
 
+def _quoted(d: _Decoder, kind: int, proto: int) -> None:
+    """Record the ports of a transport header quoted inside an ICMP error, and stop there.
+
+    An error quotes only the first 8 bytes of the transport header (RFC 792), so a quoted TCP
+    header is expected to be cut: that is not a malformed packet.
+    """
+    c = d.cols
+    idx = np.flatnonzero((d.kind == kind) & ((c["flags"] & F_QUOTED) != 0) & (c["l4"] != 0))
+    if len(idx) == 0:
+        return
+    fits = d.cur[idx] + 4 <= d.end[idx]
+    sel = idx[fits & (c["q_l4"][idx] == 0)]
+    c["q_l4"][sel] = proto
+    c["q_sport"][sel] = d.u16(sel, 0)
+    c["q_dport"][sel] = d.u16(sel, 2)
+    d.kind[idx] = DONE
+
+
 def _transport_layers(d: _Decoder) -> None:
     c = d.cols
+    _quoted(d, TCP, 6)
+    _quoted(d, UDP, 17)
     idx = d.take(TCP, 20)
     if len(idx):
         first = c["l4"][idx] == 0
@@ -332,5 +358,10 @@ def _transport_layers(d: _Decoder) -> None:
             c["l4_hdr"][sel] = d.cur[sel]
             c["icmp_type"][sel] = d.u8(sel, 0)
             c["icmp_code"][sel] = d.u8(sel, 1)
-            # The packet an ICMP error quotes is not followed: it is not this frame's traffic.
-            d.go(idx, 0, kinds=np.full(len(idx), DONE, dtype=np.int8))
+            # An ICMP error quotes the packet it reports on: its IP and transport headers are
+            # decoded too (as more occurrences), but never become this frame's own transport.
+            error = first & np.isin(d.u8(idx, 0), ICMP_ERRORS[proto])
+            nxt = np.full(len(idx), DONE, dtype=np.int8)
+            nxt[error] = IPV4 if proto == 1 else IPV6
+            c["flags"][idx[error]] |= F_QUOTED
+            d.go(idx, np.where(error, 8, 0), kinds=nxt)

@@ -23,6 +23,10 @@ from app.core.index import CaptureIndex
 
 Progress = Callable[[str, float], None]
 
+# Protocols whose packets carry another protocol's fields: mDNS and LLMNR are dissected with
+# the DNS fields, SSDP with the HTTP ones.
+FIELD_CARRIERS = {"dns": ("mdns", "llmnr"), "http": ("ssdp",)}
+
 
 class LazyFields:
     """Per-capture cache of extracted fields; ``dissect_one(i)`` gives packet i's layers."""
@@ -100,9 +104,13 @@ class LazyFields:
         proto = name.split(".", 1)[0]
         if proto in ("frame", "_ws"):
             return np.arange(self.index.n)
-        mask = self.present(proto) if lookup(proto) is not None else None
-        if mask is None:
+        if lookup(proto) is None:
             return np.arange(self.index.n)
+        mask = np.zeros(self.index.n, dtype=bool)
+        for carrier in (proto, *FIELD_CARRIERS.get(proto, ())):
+            present = self.present(carrier)
+            if present is not None:
+                mask |= present
         return np.flatnonzero(mask)
 
     def _extract(self, name: str, ftype: FieldType) -> Occurrences:

@@ -32,6 +32,8 @@ def _keys(index: CaptureIndex, kind: str):
         return rows, src, dst, lambda k: index.address(int(k))
     proto = 6 if kind == "tcp" else 17
     has = (np.asarray(index["l4"]) == proto) & (np.asarray(index["net_src"]) >= 0)
+    # Unlike udp.stream, tshark's conversation tap leaves out headers quoted in ICMP errors.
+    sport, dport = np.asarray(index["sport"]), np.asarray(index["dport"])
     if kind == "tcp":
         # tshark's conversation tap runs after the whole TCP header is read: a header whose
         # options the snap length cut off is not counted.
@@ -39,8 +41,8 @@ def _keys(index: CaptureIndex, kind: str):
         cut = (l4_hdr >= 0) & (l4_hdr + np.asarray(index["tcp_hlen"]) > np.asarray(index["caplen"]))
         has &= ~cut
     rows = np.flatnonzero(has)
-    src = (np.asarray(index["net_src"])[rows].astype(np.int64) << 16) | np.asarray(index["sport"])[rows]
-    dst = (np.asarray(index["net_dst"])[rows].astype(np.int64) << 16) | np.asarray(index["dport"])[rows]
+    src = (np.asarray(index["net_src"])[rows].astype(np.int64) << 16) | sport[rows]
+    dst = (np.asarray(index["net_dst"])[rows].astype(np.int64) << 16) | dport[rows]
     return rows, src, dst, lambda k: f"{index.address(int(k) >> 16)}:{int(k) & 0xFFFF}"
 
 

@@ -113,7 +113,18 @@ def conversation_ids(mask: np.ndarray, a_addr, a_port, b_addr, b_port) -> np.nda
     return out
 
 
+def udp_ports(cols) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(has UDP, source port, destination port) per packet, the UDP header quoted inside an
+    ICMP error included: tshark counts such a frame into the quoted datagram's conversation."""
+    quoted = np.asarray(cols["q_l4"]) == 17
+    has = (np.asarray(cols["l4"]) == 17) | quoted
+    sport = np.where(quoted, cols["q_sport"], cols["sport"])
+    dport = np.where(quoted, cols["q_dport"], cols["dport"])
+    return has, sport, dport
+
+
 def udp_streams(cols: dict[str, np.ndarray]) -> np.ndarray:
     """tshark's ``udp.stream`` for every packet (-1 where there is no UDP header)."""
-    mask = (cols["l4"] == 17) & (cols["net_src"] >= 0)
-    return conversation_ids(mask, cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])
+    has, sport, dport = udp_ports(cols)
+    mask = has & (cols["net_src"] >= 0)
+    return conversation_ids(mask, cols["net_src"], sport, cols["net_dst"], dport)

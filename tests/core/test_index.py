@@ -8,11 +8,7 @@ from app.core.index import CaptureIndex, build_index
 from tests.reference import CORPUS, capture_names, reference_frames
 
 # (capture, frame, field): where the index leaves a field to the per-packet dissection, and why.
-KNOWN_DIFFERENCES = {
-    # tshark numbers the UDP header quoted inside an ICMP error as a stream of its own.
-    ("icmp-destunreach-udp.pcap", 1): "UDP quoted in ICMP",
-    ("gre-sample.pcap", 34): "UDP quoted in ICMP", ("gre-sample.pcap", 36): "UDP quoted in ICMP",
-}
+KNOWN_DIFFERENCES: dict[tuple[str, int], str] = {}
 
 
 def _skipped(name: str, idx: CaptureIndex, i: int) -> bool:
@@ -68,8 +64,11 @@ def test_index_fields_match_tshark(name, indexes):
         "tcp.nxtseq": when(lambda i: c["l4"][i] == 6 and c["tcp_nxtseq"][i] >= 0,
                            lambda i: int(c["tcp_nxtseq"][i])),
         "tcp.window_size": when(lambda i: c["l4"][i] == 6, lambda i: int(c["tcp_window"][i])),
-        "udp.srcport": when(lambda i: c["l4"][i] == 17, lambda i: int(c["sport"][i])),
-        "udp.dstport": when(lambda i: c["l4"][i] == 17, lambda i: int(c["dport"][i])),
+        # An ICMP error's first UDP header is the one it quotes.
+        "udp.srcport": when(lambda i: c["l4"][i] == 17 or c["q_l4"][i] == 17,
+                            lambda i: int(c["sport"][i] if c["l4"][i] == 17 else c["q_sport"][i])),
+        "udp.dstport": when(lambda i: c["l4"][i] == 17 or c["q_l4"][i] == 17,
+                            lambda i: int(c["dport"][i] if c["l4"][i] == 17 else c["q_dport"][i])),
         "udp.stream": when(lambda i: c["udp_stream"][i] >= 0, lambda i: int(c["udp_stream"][i])),
         "icmp.type": when(lambda i: c["l4"][i] == 1, lambda i: int(c["icmp_type"][i])),
         "icmpv6.type": when(lambda i: c["l4"][i] == 58, lambda i: int(c["icmp_type"][i])),

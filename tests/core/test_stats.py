@@ -7,11 +7,7 @@ from app.core.index import build_index
 from app.core.stats import conversations, endpoints
 from tests.reference import CORPUS, capture_names, load_reference
 
-# tshark counts ICMP errors that quote a datagram into the datagram's conversation.
-QUOTED = {"icmp-destunreach-udp.pcap", "gre-sample.pcap"}
-
-
-@pytest.mark.parametrize("name", [n for n in capture_names() if n not in QUOTED])
+@pytest.mark.parametrize("name", capture_names())
 def test_tcp_and_udp_conversations_match_tshark(name, tmp_path):
     idx = build_index(CORPUS / name, tmp_path / "idx")
     for kind in ("tcp", "udp"):
