@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
@@ -11,22 +12,36 @@ from app.core.capture import Captures
 from app.core.library import Library
 from app.paths import STATIC_DIR
 from app.settings import Settings
-from app.web import api, api_filter, api_flows, errors, pages
+from app.web import api, api_filter, api_flows, errors, pages, security
 from app.web.jobs import Jobs
+# Live capture and server-sent events.
+from app.live.feed import Hub
+from app.live.manager import LiveCaptures
+from app.web import api_live, events
+from app.web import pages_flows
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    library = Library(settings.data_dir, max_upload_bytes=settings.max_upload_bytes)
+    library = Library(settings.data_dir, max_upload_bytes=settings.max_upload_bytes,
+                      max_packets=settings.max_packets)
     captures = Captures(library)
     jobs = Jobs(captures)
+    live = LiveCaptures(captures, settings)
+    feeds = Hub(captures, live.progress_of, settings.max_filter_length, settings.sse_queue_rows)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Captures whose indexing a restart interrupted are indexed again, from the stored file.
         for capture_id in library.pending():
             jobs.index(capture_id)
+        # Live capture: captures a dead server left running are indexed as they are, and a
+        # shutdown signal ends the event streams first (the server waits for open responses).
+        live.recover(jobs.index)
+        events.end_streams_on_signal(feeds)
         yield
+        feeds.shutdown()
+        await run_in_threadpool(live.shutdown)
         jobs.shutdown()
 
     app = FastAPI(
@@ -38,10 +53,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.captures = captures
     app.state.jobs = jobs
+    app.state.live = live
+    app.state.feeds = feeds
     errors.install(app)
+    # Access token, CSRF and Host checks, security headers and the upload limit (see security).
+    security.install(app, settings)
     app.include_router(api.router)
     app.include_router(api_flows.router)
     app.include_router(api_filter.router)
+    app.include_router(api_live.router)
+    app.include_router(api_live.pages_router)
+    app.include_router(events.router)
     app.include_router(pages.router)
+    app.include_router(pages_flows.router)  # flows, ladders, follow stream, statistics
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app

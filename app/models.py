@@ -221,3 +221,26 @@ class EndpointStat(BaseModel):
 class EndpointList(BaseModel):
     type: str
     endpoints: list[EndpointStat]
+
+
+# -- live capture --------------------------------------------------------------------------------
+
+class NetworkInterface(BaseModel):
+    name: str
+    description: str
+    addresses: list[str] = Field(description="Addresses with prefix length, e.g. 10.0.0.1/24.")
+    up: bool
+    loopback: bool
+
+
+class InterfaceList(BaseModel):
+    interfaces: list[NetworkInterface]
+    can_capture: bool = Field(description="Whether this server may capture packets.")
+    message: str | None = Field(None, description="Why it may not, and what to grant.")
+
+
+class LiveCaptureRequest(BaseModel):
+    interface: str = Field(description="The interface to capture on, e.g. lo, eth0 or any.")
+    capture_filter: str | None = Field(None, max_length=4096,
+                                       description="A capture filter in tcpdump syntax (BPF).")
+    name: str | None = Field(None, max_length=200, description="A name for the capture.")

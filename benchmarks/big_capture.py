@@ -173,6 +173,15 @@ def main() -> int:
                  for _ in range(args.samples)]
         details = [get(f"{base}/api/captures/{cid}/packets/{random.randrange(1, n + 1)}")[0]
                    for _ in range(args.samples)]
+        filters = {}
+        for text in ("tcp.port==8080", "ip.addr==10.0.0.12 && tcp.flags.syn==1", "udp && !dns.id",
+                     "tcp.analysis.retransmission"):
+            q = urllib.parse.quote(text)
+            filters[text] = get(f"{base}/api/captures/{cid}/packets?limit=100&filter={q}")
+        flows_time, flows = get(f"{base}/api/flows?capture={cid}&limit=100000")
+        tcp_flows = [f for f in flows["flows"] if f["protocol"] == "tcp"]
+        ladders = [get(f"{base}/api/flows/{random.choice(tcp_flows)['id']}/ladder")[0]
+                   for _ in range(min(args.samples, len(tcp_flows)))]
     finally:
         server.terminate()
         server.wait()
@@ -196,6 +205,12 @@ def main() -> int:
     row("page of 100 rows at a random offset (median)", sorted(pages)[len(pages) // 2], "s", 0.05)
     row("one packet's details (worst)", max(details), "s", 0.05)
     row("one packet's details (median)", sorted(details)[len(details) // 2], "s", 0.05)
+    for text, (elapsed, body) in filters.items():
+        row(f"filter {text[:30]!r} ({body['matched']} matches)", elapsed, "s",
+            0.1 if "analysis" not in text and "udp" not in text else 1.0)
+    row(f"/api/flows ({flows['total']} flows)", flows_time, "s", 0.5)
+    if ladders:
+        row("one flow's ladder (worst)", max(ladders), "s", 0.2)
     row("reopen after restart -> a page of rows", reopen, "s", 1.0)
     return 0
 

@@ -36,6 +36,19 @@ def get_json(url: str):
         return json.loads(r.read())
 
 
+def wait_until_serving(port: int, timeout: float = 30) -> None:
+    """The URL is printed just before the server starts listening: wait for it to answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            get_json(f"http://127.0.0.1:{port}/api/health")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_read_file_prints_the_url_that_opens_it(tmp_path):
     port = free_port()
     cmd = [sys.executable, "-m", "app.cli", "-r", str(CORPUS / "dpkt_http.pcap"), "tcp.port==80",
@@ -47,6 +60,7 @@ def test_read_file_prints_the_url_that_opens_it(tmp_path):
         assert url.startswith(f"http://127.0.0.1:{port}/captures/")
         assert url.endswith("?filter=tcp.port%3D%3D80")
         capture_id = url.split("/captures/", 1)[1].split("?", 1)[0]
+        wait_until_serving(port)
         for _ in range(200):
             capture = get_json(f"http://127.0.0.1:{port}/api/captures/{capture_id}")
             if capture["status"] != "indexing":
@@ -70,12 +84,8 @@ def test_serve_uses_the_given_host_port_and_data_dir(tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_line(proc, f"127.0.0.1:{port}")
-        for _ in range(100):
-            try:
-                assert get_json(f"http://127.0.0.1:{port}/api/health")["status"] == "ok"
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_until_serving(port)
+        assert get_json(f"http://127.0.0.1:{port}/api/health")["status"] == "ok"
         assert (tmp_path / "lib" / "wirelens.db").exists()
     finally:
         proc.terminate()

@@ -223,7 +223,8 @@ class Captures:
             builder = builder or IndexBuilder(path)
             with self._lock:
                 self._building[capture_id] = builder
-            built = build_index(path, lib.index_dir(capture_id), report, builder=builder)
+            built = build_index(path, lib.index_dir(capture_id), report, builder=builder,
+                                max_packets=lib.max_packets)
         except WirelensError as exc:
             lib.update(capture_id, status="error", error=exc.message, progress=1.0)
             return lib.get(capture_id)
@@ -272,6 +273,11 @@ class Captures:
         captures index their file while it grows; ``index(..., builder=)`` then finishes it)."""
         with self._lock:
             self._building[capture_id] = builder
+
+    def unfollow(self, capture_id: str) -> None:
+        """Stop serving a followed builder (its capture was deleted before being indexed)."""
+        with self._lock:
+            self._building.pop(capture_id, None)
 
     def forget(self, capture_id: str) -> None:
         with self._lock:

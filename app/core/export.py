@@ -68,7 +68,8 @@ def _pcapng(idx: CaptureIndex, positions, mm, out) -> None:
     cols = idx.cols
     for i in positions:
         i = int(i)
-        ts = int(cols["ts_sec"][i]) * 1_000_000_000 + int(cols["ts_nsec"][i])
+        # pcapng timestamps are unsigned: a time before 1970 (a damaged offset) is written as 0.
+        ts = max(0, int(cols["ts_sec"][i]) * 1_000_000_000 + int(cols["ts_nsec"][i]))
         start, cap = int(cols["offset"][i]), int(cols["caplen"][i])
         body = struct.pack("<IIIII", int(cols["iface"][i]), ts >> 32, ts & 0xFFFFFFFF, cap,
                            int(cols["wirelen"][i]))

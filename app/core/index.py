@@ -115,11 +115,14 @@ class IndexBuilder:
         self.parts: dict[str, list[np.ndarray]] = {}
         self.raw_addrs: list[tuple[int, dict]] = []
         self._snapshot: PartialIndex | None = None
+        self._count = 0  # packets whose columns are stored: what a snapshot may show
         self._lock = threading.Lock()
 
     @property
     def count(self) -> int:
-        return self.reader.count
+        """Packets decoded and stored so far (the reader may already be ahead of this)."""
+        with self._lock:
+            return self._count
 
     def step(self, final: bool = True, max_records: int = CHUNK) -> int:
         """Read and decode the next chunk of records; the number of packets added."""
@@ -147,12 +150,13 @@ class IndexBuilder:
             self.raw_addrs.append((first, raw))
             for name, values in cols.items():
                 self.parts.setdefault(name, []).append(values)
+            self._count = first + len(batch)
         return len(batch)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The decoded columns so far, with interned addresses and conversation numbers."""
         with self._lock:
-            n = self.reader.count
+            n = self._count
             parts = {name: list(v) for name, v in self.parts.items()}
             raw_addrs = list(self.raw_addrs)
         columns = {name: np.concatenate(v) for name, v in parts.items()}
@@ -168,7 +172,7 @@ class IndexBuilder:
         """A read-only view of the packets indexed so far (cached until more are read)."""
         with self._lock:
             cached = self._snapshot
-        if cached is not None and cached.n == self.reader.count:
+        if cached is not None and cached.n == self.count:
             return cached
         columns = self.columns()
         columns.update(tcpindex.quick_columns(columns))
@@ -235,11 +239,24 @@ class PartialIndex(CaptureIndex):
 
 
 def build_index(capture_path: Path, directory: Path, progress: Progress | None = None,
-                builder: IndexBuilder | None = None) -> CaptureIndex:
-    """Index ``capture_path`` into ``directory`` (replaced atomically) and open the result."""
+                builder: IndexBuilder | None = None, max_packets: int | None = None) -> CaptureIndex:
+    """Index ``capture_path`` into ``directory`` (replaced atomically) and open the result.
+
+    ``max_packets`` bounds the memory of indexing: the smallest record is 16 bytes and the
+    index holds a few hundred bytes per packet, so a file of empty records (or a small gzip
+    bomb of them) would otherwise need many times its size in memory.
+    """
     builder = builder or IndexBuilder(capture_path)
     size = os.path.getsize(capture_path)
-    while builder.step(final=True):
+    while True:
+        room = CHUNK if max_packets is None else min(CHUNK, max_packets - builder.count)
+        if room <= 0:
+            if builder.reader.pos < size:
+                builder.reader._stop(f"Only the first {builder.count:,} packets are shown: this server "
+                                     f"reads at most {max_packets:,} packets of a capture.")
+            break
+        if not builder.step(final=True, max_records=room):
+            break
         if progress:
             progress(builder.count, builder.reader.pos, size)
     return builder.finish(directory)

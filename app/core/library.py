@@ -104,9 +104,10 @@ def clean_name(name: str | None) -> str:
 class Library:
     """All captures under one data dir. Thread-safe: every call opens its own connection."""
 
-    def __init__(self, data_dir: Path, max_upload_bytes: int = 2 << 30) -> None:
+    def __init__(self, data_dir: Path, max_upload_bytes: int = 2 << 30, max_packets: int | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.max_upload_bytes = max_upload_bytes
+        self.max_packets = max_packets  # per capture; indexing stops there (see index.build_index)
         (self.data_dir / "captures").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "incoming").mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -238,11 +239,16 @@ class Library:
         original = self.original_path(capture_id)
         if record.compressed:
             tmp = target.with_suffix(".inflating")
-            pcapfile.inflate(original, tmp, self.max_upload_bytes)
-            with open(tmp, "rb") as f:
-                kind = pcapfile.sniff_format(f.read(64))
-            if kind == "gzip":
-                raise CaptureFormatError("The gzip file holds another gzip file, not a capture.")
+            try:
+                pcapfile.inflate(original, tmp, self.max_upload_bytes)
+                with open(tmp, "rb") as f:
+                    kind = pcapfile.sniff_format(f.read(64))
+                if kind == "gzip":
+                    raise CaptureFormatError("The gzip file holds another gzip file, not a capture.")
+            except BaseException:
+                # A refused bomb must not leave its first gigabytes behind on the disk.
+                tmp.unlink(missing_ok=True)
+                raise
             self.update(capture_id, format=kind)
             os.replace(tmp, target)
         else:

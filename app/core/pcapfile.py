@@ -38,6 +38,9 @@ MAX_RECORD = 262_144
 # damaged length cannot make the walker allocate or skip gigabytes.
 MAX_BLOCK = 16 * 1024 * 1024
 MAX_INTERFACES = 65_536
+# A pcapng timestamp is 64 bits in units as small as a second, plus a 64-bit offset: a damaged
+# one can exceed int64 seconds. Seconds are kept where a nanosecond count still fits in int64.
+MAX_SECONDS = (2**63 - 1) // 1_000_000_000 - 1
 
 
 @dataclass
@@ -373,7 +376,7 @@ class RecordReader:
         cols.offset.append(data)
         cols.caplen.append(incl)
         cols.wirelen.append(orig)
-        cols.ts_sec.append(sec + iface.ts_offset)
+        cols.ts_sec.append(min(max(sec + iface.ts_offset, -MAX_SECONDS), MAX_SECONDS))
         cols.ts_nsec.append(frac * 1_000_000_000 // div)
         cols.iface.append(gid)
         self.count += 1

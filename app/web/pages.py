@@ -69,6 +69,61 @@ class Urls:
     def download(self, capture_id: str, filter: str | None = None) -> str:
         return self._q(f"/api/captures/{capture_id}/download", filter=filter)
 
+    # -- flows, ladders, follow stream and statistics (app/web/pages_flows.py) ----------------
+
+    def flows(self, capture_id: str, filter: str | None = None, protocol: str | None = None,
+              sort: str | None = None, order: str | None = None, offset: int | None = None) -> str:
+        return self._q(f"/captures/{capture_id}/flows", filter=filter, protocol=protocol, sort=sort,
+                       order=order, offset=offset)
+
+    def flow_graph(self, capture_id: str, filter: str | None = None, offset: int | None = None,
+                   mode: str | None = None) -> str:
+        return self._q(f"/captures/{capture_id}/ladder", filter=filter,
+                       mode=mode if mode == "packets" else None, offset=offset)
+
+    def ladder(self, flow_id: str, raw: bool = False, spacing: str | None = None, explain: bool = False,
+               offset: int | None = None) -> str:
+        return self._q(f"/flows/{flow_id}/ladder", raw=1 if raw else None,
+                       spacing=spacing if spacing == "time" else None, explain=1 if explain else None,
+                       offset=offset)
+
+    def ladder_svg(self, flow_id: str, raw: bool = False, spacing: str | None = None,
+                   offset: int | None = None) -> str:
+        return self._q(f"/flows/{flow_id}/ladder.svg", raw=1 if raw else None,
+                       spacing=spacing if spacing == "time" else None, offset=offset)
+
+    def ladder_mmd(self, flow_id: str, raw: bool = False, offset: int | None = None) -> str:
+        return self._q(f"/flows/{flow_id}/ladder.mmd", raw=1 if raw else None, offset=offset)
+
+    def follow(self, flow_id: str, format: str | None = None, side: str | None = None) -> str:
+        return self._q(f"/flows/{flow_id}/follow", format=format if format != "ascii" else None,
+                       side=side if side != "both" else None)
+
+    def conversations(self, capture_id: str, type: str | None = None, sort: str | None = None,
+                      order: str | None = None) -> str:
+        return self._q(f"/captures/{capture_id}/conversations", type=type, sort=sort, order=order)
+
+    def endpoints(self, capture_id: str, type: str | None = None, sort: str | None = None,
+                  order: str | None = None) -> str:
+        return self._q(f"/captures/{capture_id}/endpoints", type=type, sort=sort, order=order)
+
+    def api_flows(self, capture_id: str, protocol: str | None = None, filter: str | None = None,
+                  offset: int | None = None, limit: int | None = None) -> str:
+        return self._q("/api/flows", capture=capture_id, protocol=protocol, filter=filter,
+                       offset=offset, limit=limit)
+
+    def api_ladder(self, flow_id: str, offset: int | None = None, limit: int | None = None) -> str:
+        return self._q(f"/api/flows/{flow_id}/ladder", offset=offset, limit=limit)
+
+    def api_stream(self, flow_id: str) -> str:
+        return f"/api/flows/{flow_id}/stream"
+
+    def api_conversations(self, capture_id: str, type: str) -> str:
+        return self._q(f"/api/captures/{capture_id}/conversations", type=type)
+
+    def api_endpoints(self, capture_id: str, type: str) -> str:
+        return self._q(f"/api/captures/{capture_id}/endpoints", type=type)
+
 
 URLS = Urls()
 

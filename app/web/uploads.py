@@ -6,14 +6,29 @@ incoming file as they come.
 """
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from fastapi import Request
 from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from app.core.errors import CaptureTooLarge, WirelensError
 from app.core.library import Library
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class StorageFull(WirelensError):
+    """The disk (or the server's file size limit) ran out while an upload was being stored."""
+
+    status = 507
+
+    def __init__(self) -> None:
+        super().__init__("The server's disk is full: the upload could not be stored and nothing "
+                         "was added to the library. Free some space (delete captures) and try again.")
 
 
 class _FilePart:
@@ -80,9 +95,12 @@ async def receive_upload(request: Request, library: Library) -> tuple[Path, str]
                     raise WirelensError("The multipart upload has no boundary.")
                 part = _FilePart(out, library.max_upload_bytes)
                 parser = MultipartParser(boundary, part.callbacks())
-                async for chunk in request.stream():
-                    parser.write(chunk)
-                parser.finalize()
+                try:
+                    async for chunk in request.stream():
+                        parser.write(chunk)
+                    parser.finalize()
+                except MultipartParseError as exc:  # e.g. a part header over 4 kB
+                    raise WirelensError(f"The multipart upload is malformed: {exc}.") from exc
                 if not part.found:
                     raise WirelensError("The upload has no field named 'file'.")
                 name = part.name or "capture"
@@ -96,6 +114,11 @@ async def receive_upload(request: Request, library: Library) -> tuple[Path, str]
                         )
                     out.write(chunk)
                 name = request.headers.get("x-filename", "capture")
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise StorageFull() from exc
+        raise
     except BaseException:
         path.unlink(missing_ok=True)
         raise

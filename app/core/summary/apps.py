@@ -8,7 +8,8 @@ claims are "data" and keep Protocol TCP/UDP.
 
 Pre-filtering for the index (no false negatives for what this module can name):
   * a TCP payload can only be named when one of its ports is in TCP_PORTS, or it starts with one
-    of TCP_HEURISTIC_PREFIXES (HTTP request/response lines found on any port);
+    of TCP_HEURISTIC_PREFIXES (HTTP request/response lines that tshark's HTTP heuristic finds
+    on any port: a first line starting or ending with "HTTP/1.x");
   * a UDP payload can only be named when one of its ports is in UDP_PORTS, or it starts with
     one of UDP_HEURISTIC_PREFIXES (SIP and SSDP start lines on other ports), or it may be QUIC:
     first byte & QUIC_LONG_HEADER_BIT (IETF QUIC long header), or first byte & 0x09 == 0x09
@@ -74,9 +75,15 @@ def dissect_tcp_app(c: Cols, data: bytes, sport: int, dport: int, ctx) -> bool:
         key = TCP_PORTS.get(port)
         if key is not None and _TCP_HANDLERS[key](c, data, sport, dport, ctx):
             return True
-    if (data.startswith(TCP_HEURISTIC_PREFIXES) and http.has_first_line(data)
-            and http.looks_like_http(data)):
-        return http.http_message_list(c, data, ctx)
+    tctx = ctx.tcp
+    if tctx is not None and tctx.http_seen is not None:
+        # The flow pass found HTTP dissecting this connection (tshark's heuristic claimed it).
+        return http.http_tcp(c, data, sport, dport, ctx)
+    if http.heuristic(data):
+        # HTTP claims the payload; only a request or response line shows as HTTP.
+        if data.startswith(TCP_HEURISTIC_PREFIXES) and http.looks_like_http(data):
+            return http.http_message_list(c, data, ctx)
+        return True
     return False
 
 
@@ -98,19 +105,23 @@ def dissect_udp_app(c: Cols, data: bytes, sport: int, dport: int, ctx) -> bool:
     return False
 
 
-def tcp_segment_start(c: Cols, pdu: bytes, prior: int, sport: int, dport: int) -> None:
+def tcp_segment_start(c: Cols, pdu: bytes, prior: int, sport: int, dport: int,
+                      read: bool | None = None) -> None:
     """What the application dissector leaves in the columns of a segment whose PDU needs more
     segments.  pdu: the PDU's bytes so far, ending with this segment; prior: how many of them
-    came from earlier segments.
+    came from earlier segments; read: whether the dissector read the PDU in this segment
+    (TcpContext.pdu_dissected), None to judge it from the bytes.
 
     The dissector only runs on the segment that starts the PDU, and on later ones while it
     asked TCP for "one more segment" (HTTP headers not complete yet, chunked bodies); HTTP then
     shows the request/response line, TLS clears Info and adds itself."""
     keys = {TCP_PORTS.get(p) for p in (sport, dport)}
     if ("http" in keys or pdu.startswith(TCP_HEURISTIC_PREFIXES)) and http.looks_like_http(pdu):
-        if http.has_first_line(pdu) and (prior == 0 or http.wants_more_segments(pdu[:prior])):
+        if read is None:
+            read = prior == 0 or http.wants_more_segments(pdu[:prior])
+        if http.has_first_line(pdu) and read:
             c.set_info(http.first_line(pdu) + " ")
-    elif "tls" in keys and prior == 0 and tls.starts_record(pdu):
+    elif "tls" in keys and (read if read is not None else prior == 0 and tls.starts_record(pdu)):
         c.add("tls")
         c.clear_info()
 

@@ -30,10 +30,20 @@ class TcpContext:
     these bytes; for a reassembled_pdu segment they tell whether HTTP re-read the message so far
     (headers incomplete, chunked body) and so shows its first line.  None: the payload starts
     a PDU, or nothing is known.
+    pdu_dissected: for a reassembled_pdu segment, whether the application dissector read the
+    PDU in this segment (its first segment, or a reassembly still too short) and so wrote its
+    columns (HTTP's first line, TLS clearing Info); app_data then needs to hold only the
+    PDU's head.  None: judged from app_data (see apps.tcp_segment_start).
+    pdu_tail: offset in the dissected bytes (app_data when given, else the payload) of a PDU
+    that starts there but needs later segments: its dissector shows its first line at most.
     reassembly_error: the segment overlaps earlier reassembled data with different bytes
     (tshark appends "[Reassembly error, protocol TCP: New fragment overlaps old data ...]").
     tls_version: the TLS version negotiated on this connection (from the Server Hello, see
     :func:`app.core.summary.negotiated_version`), used for the TLSv1.x Protocol name.
+    http_seen: set when HTTP dissects this connection (by port, or because tshark's HTTP
+    heuristic claimed it): whether HTTP dissected a complete request on it before this
+    segment; only then does it call other data "Continuation".  None: not known (text on an
+    HTTP port is then taken as a Continuation, binary data not).
     """
 
     seq: int | None = None
@@ -45,8 +55,11 @@ class TcpContext:
     dup_ack_num: int | None = None
     reassembled_pdu: bool = False
     app_data: bytes | None = None
+    pdu_dissected: bool | None = None
+    pdu_tail: int | None = None
     reassembly_error: bool = False
     tls_version: int | None = None
+    http_seen: bool | None = None
 
 
 @dataclass

@@ -56,6 +56,20 @@ def has_first_line(data: bytes) -> bool:
     return b"\n" in data
 
 
+def heuristic(data: bytes) -> bool:
+    """tshark's HTTP heuristic on a TCP payload of a port no dissector claims: a complete
+    first line that starts or ends with "HTTP/1." and a digit (case-insensitive), other than
+    exactly that 8-byte version."""
+    end = data.find(b"\n")
+    cr = data.find(b"\r")
+    if 0 <= cr < end or end < 0 <= cr < len(data) - 1:
+        end = cr
+    if end < 0 or end == 8:
+        return False
+    return (data[:7].lower() == b"http/1."
+            or end > 8 and data[end - 8:end - 1].lower() == b"http/1.")
+
+
 def looks_like_http(data: bytes) -> bool:
     """Wireshark's is_http_request_or_reply on the first line."""
     if data.startswith(b"HTTP/"):
@@ -86,34 +100,58 @@ def wants_more_segments(head: bytes) -> bool:
 
 
 def http_tcp(c: Cols, data: bytes, sport: int, dport: int, ctx) -> bool:
-    """HTTP registered on a port: claims everything (non-message data is a Continuation)."""
+    """HTTP registered on a port: claims everything (non-message data is a Continuation once
+    the connection carried a request, TcpContext.http_seen)."""
+    tctx = ctx.tcp
+    seen = tctx is not None and tctx.http_seen is not False
+    start = 2 if len(data) > 3 and data[:2] == b"\r\n" else 0
+    if data[start:start + 1] and not 32 <= data[start] < 127:
+        # Binary data: HTTP does not wait for a line end, and calls it a Continuation only
+        # when it knows a request went before (unknown: most likely the middle of a body).
+        if tctx is not None and tctx.http_seen:
+            _continuation(c)
+        return True
     if not has_first_line(data):
         # Not even one line: tshark's HTTP waits for more data and the frame stays plain TCP
         # (no "data" either).
         return True
-    if looks_like_http(data):
+    if looks_like_http(data[start:] if tctx is not None else data):
         return http_message_list(c, data, ctx)
-    if ctx.tcp is None:
-        # Without flow knowledge a non-message payload is most likely the middle of a
-        # reassembled body, which tshark shows as plain TCP; "Continuation" needs the
-        # reassembly to know the data really is outside any PDU.
-        return True
+    # Without flow knowledge a non-message payload is most likely the middle of a reassembled
+    # body, which tshark shows as plain TCP; "Continuation" needs the reassembly to know the
+    # data really is outside any PDU.
+    if seen:
+        _continuation(c)
+    return True
+
+
+def _continuation(c: Cols) -> None:
     c.add("http")
     c.set_protocol("HTTP")
     c.set_info("Continuation")
     c.add("data")
-    return True
 
 
 def http_message_list(c: Cols, data: bytes, ctx, proto: str = "HTTP", layer: str = "http") -> bool:
+    """The messages of a TCP payload (or reassembled PDU).  With flow knowledge (ctx.tcp), as
+    tshark: a CRLF before a start line is skipped, and of a message that TCP still has to
+    complete (TcpContext.pdu_tail) only the first line is shown."""
+    tctx = getattr(ctx, "tcp", None)
+    tail = tctx.pdu_tail if tctx is not None else None
     off = 0
     first = True
     while off < len(data):
+        if tctx is not None and len(data) - off > 3 and data[off:off + 2] == b"\r\n":
+            off += 2
         if not first:
             if not looks_like_http(data[off:]):
                 break
             # a fence keeps the first message's text; later messages append after it
             c.set_fence()
+        if tail is not None and off >= tail:
+            if has_first_line(data[off:]) and looks_like_http(data[off:]):
+                c.set_info(first_line(data[off:]) + " ")
+            break
         used = _message(c, data[off:], proto, layer)
         first = False
         if used <= 0:
@@ -147,11 +185,12 @@ def _message(c: Cols, data: bytes, proto: str, layer: str) -> int:
     headers = _headers(data[:end])
     body = data[end + sep:]
     length = headers.get("content-length")
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     is_response = line.startswith("HTTP/")
     if length is not None and length.strip().isdigit():
         body = body[:int(length)]
         used = end + sep + len(body)
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
+    elif chunked:
         body, consumed = _dechunk(body)
         used = end + sep + consumed
     elif not is_response or line.split(" ")[1:2] in (["204"], ["304"]):
@@ -237,6 +276,8 @@ def _media(c: Cols, content_type: str | None, body: bytes) -> None:
     elif mt == "application/x-www-form-urlencoded":
         c.add("urlencoded-form")
         c.append_info(f" ({mt})")
+    elif mt == "application/octet-stream":
+        c.add("data")          # handed to the data dissector, which adds nothing to Info
     else:
         c.add("media")
         c.append_info(f" ({mt})")

@@ -69,6 +69,8 @@ def negotiated_version(data: bytes) -> int | None:
 
 
 def tls(c: Cols, data: bytes, sport: int, dport: int, ctx) -> bool:
+    if len(data) > 4 and all(32 <= b < 127 for b in data[:4]):
+        return False      # tshark: four printable characters are no TLS, but plain text
     tctx = ctx.tcp
     if tctx is None and not starts_record(data):
         return True       # most likely the middle of a record: plain TCP in tshark, see http_tcp

@@ -1,9 +1,10 @@
 """TCP and UDP in the packet list: the "sport → dport [FLAGS] Seq=... Win=... Len=..." Info text,
 TCP options, the analysis prefixes, reassembly marks, and the hand-off to application protocols.
 
-Which segments reach an application dissector follows tshark 4.0: retransmitted, spurious and
-out-of-order data is not dissected again, keep-alive bytes are plain data, and a segment of a
-PDU that continues later shows "[TCP segment of a reassembled PDU]" with Protocol TCP.
+Which segments reach an application dissector follows tshark 4.0: retransmitted and spurious
+data is not dissected again, out-of-order data only as part of a reassembled PDU, keep-alive
+bytes are plain data, and a segment of a PDU that continues later shows "[TCP segment of a
+reassembled PDU]" with Protocol TCP.
 """
 from __future__ import annotations
 
@@ -136,6 +137,7 @@ def _options(c: Cols, buf: bytes, hdr_len: int, sack_base: int) -> None:
 
 
 _NOT_DISSECTED = {"retransmission", "spurious_retransmission", "out_of_order"}
+_RETRANSMITTED = {"retransmission", "spurious_retransmission"}
 
 
 def _payload(c: Cols, payload: bytes, sport: int, dport: int, ctx) -> None:
@@ -148,13 +150,17 @@ def _payload(c: Cols, payload: bytes, sport: int, dport: int, ctx) -> None:
             return
         names = set(tctx.analysis)
         if "fast_retransmission" not in names and names & _NOT_DISSECTED:
-            return
+            # Out-of-order data still joins a pending PDU (and may complete it); on its own
+            # it is not dissected, and retransmitted data never is.
+            if names & _RETRANSMITTED or not (tctx.reassembled_pdu or tctx.app_data is not None):
+                return
         if "keep_alive" in names:
             c.add("data")
             return
         if tctx.reassembled_pdu:
             pdu = tctx.app_data if tctx.app_data is not None else payload
-            apps.tcp_segment_start(c, pdu, max(0, len(pdu) - len(payload)), sport, dport)
+            apps.tcp_segment_start(c, pdu, max(0, len(pdu) - len(payload)), sport, dport,
+                                   tctx.pdu_dissected)
             c.set_protocol("TCP")
             c.append_sep(" ", SEGMENT_MARK)
             return

@@ -8,6 +8,7 @@ from the capture's bytes, so the summary is measured on its own:
   * app_data by concatenating the payloads of the segments of a PDU (for TLS the PDU start is
     found by walking the records of the direction's byte stream);
   * tls_version with summary.negotiated_version on the connection's Server Hello;
+  * http_seen from tshark's http.request.method on an earlier frame of the stream;
   * conversation ("quic"/"gquic") once a packet of the UDP conversation was named so, and
     quic_dcid_len from the SCIDs of the QUIC long headers;
   * request_in with summary.echo_key; ip_payload by reassembling IPv4/IPv6 fragments.
@@ -143,6 +144,7 @@ def build_contexts(name: str, frames: list[tuple[bytes, int, int]], refs: list[d
     conversations: dict[str, str] = {}
     scids: dict[tuple, int] = {}
     fragments: dict[tuple, dict[int, bytes]] = defaultdict(dict)
+    http_requests: set[str] = set()
     out = []
     for (frame, linktype, _), ref in zip(frames, refs):
         number = int(ref["frame.number"])
@@ -158,6 +160,10 @@ def build_contexts(name: str, frames: list[tuple[bytes, int, int]], refs: list[d
         tctx = tcp_context(ref)
         if tctx is not None:
             _tcp_stream_context(tctx, frame, ref, streams, tls_versions)
+            # HTTP calls other data "Continuation" once it dissected a request on the stream.
+            tctx.http_seen = ref["tcp.stream"] in http_requests
+            if ref["http.request.method"] is not None:
+                http_requests.add(ref["tcp.stream"])
         out.append((tctx, fctx))
     return out
 

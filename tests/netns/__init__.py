@@ -1,0 +1,1 @@
+"""Tests that rebuild the docker-compose network setup with Linux network namespaces."""
