@@ -31,8 +31,8 @@ WINDOW = 4096          # packets examined at a time when looking for a PDU's seg
 def context(idx: CaptureIndex, i: int, reassembly: bool = False) -> TcpContext | None:
     """Relative numbers and analysis flags of packet ``i``, or None when it is not TCP.
 
-    reassembly: also what the PDU pass found (reassembled PDU bytes, TLS version), for the
-    packet-list summary; the protocol tree does not use them."""
+    reassembly: also what the PDU pass found (reassembled PDU bytes, TLS version, ...) as the
+    packet-list summary takes it; the protocol tree gets its share through ``as_dict``."""
     if int(idx["l4"][i]) != 6 or "tcp_seq" not in idx.cols:
         return None
     dup_num = int(idx["tcp_dup_num"][i])

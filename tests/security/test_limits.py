@@ -7,6 +7,7 @@ import json
 import resource
 import signal
 import socket
+import struct
 import subprocess
 import time
 import urllib.parse
@@ -161,3 +162,24 @@ def test_disk_full_during_upload_is_a_clear_error_and_the_library_is_unharmed(tm
             again = upload(server, "again.pcap", SMALL)
             _library_is_clean(server, {kept["id"], again["id"]})
             assert "Traceback" not in server.output()
+
+
+def test_regex_filter_time_bound(tmp_path):
+    from tests.security import hostile  # noqa: PLC0415
+
+    # Packets whose payload makes a nested repetition backtrack for hours in a naive engine.
+    frame = hostile.ether(hostile.SERVER_MAC, hostile.CLIENT_MAC, 0x0800, hostile.ipv4(
+        hostile.CLIENT_IP, hostile.SERVER_IP, 17, hostile.udp(5000, 5001, b"a" * 1400 + b"!")))
+    records = b"".join(struct.pack("<IIII", 1_700_000_000 + n, 0, len(frame), len(frame)) + frame
+                       for n in range(20))
+    data = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1) + records
+    with Server(tmp_path / "data") as server:
+        cid = upload(server, "redos.pcap", data)["id"]
+        text = 'frame matches "(a+)+$"'
+        start = time.monotonic()
+        status, answer = server.json("GET", f"/api/captures/{cid}/packets?" + urllib.parse.urlencode({"filter": text}),
+                                     timeout=120)
+        took = time.monotonic() - start
+        assert status == 400 and answer["detail"]["filter"] == text, answer
+        assert took < 30, f"the regular expression ran {took:.0f} s"
+        assert server.json("GET", "/api/health")[0] == 200

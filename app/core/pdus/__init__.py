@@ -4,11 +4,10 @@
 
 ``build_index`` calls it once the TCP analysis and stream numbers are known.  It replays tshark's
 TCP reassembly over every connection that carries a protocol which the summary knows to be
-PDU-based (HTTP, TLS, DNS over TCP, SMTP lines; found by port or by tshark's HTTP
-heuristic), matches ICMP
-echo replies with their requests, finds the fragments of reassembled IP datagrams and the UDP
-conversations that are QUIC.  Nothing but small integers is stored: ``app.core.tcpcontext``
-reads the payload bytes back from the capture when a row is shown.
+PDU-based (HTTP, TLS, DNS over TCP, SMTP lines; found by port or by tshark's HTTP heuristic),
+matches ICMP echo replies with their requests, finds the fragments of reassembled IP datagrams
+and the UDP conversations that are QUIC.  Nothing but small integers is stored:
+``app.core.tcpcontext`` reads the payload bytes back from the capture when a row is shown.
 
 Columns (all per packet):
   pdu_role      uint8   ROLE_* bits of app.core.pdus.tcp (segment of a PDU, completes one, ...)
