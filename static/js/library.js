@@ -4,6 +4,8 @@
 (function () {
   "use strict";
   const W = window.Wirelens;
+  // Uploads above this size open the live page, which streams the first rows while indexing.
+  const BIG_UPLOAD = 8 * 1000 * 1000;
 
   function human(n) {
     const units = ["bytes", "kB", "MB", "GB"];
@@ -53,6 +55,12 @@
         bar.value = 1;
         text.textContent = `Uploaded ${human(file.size)}. Indexing…`;
         htmx.trigger(document.body, "capture-added");
+        if (capture.status === "indexing" && file.size > BIG_UPLOAD) {
+          // A big capture takes seconds to index: its live page shows the first rows and the
+          // indexing progress as server-sent events, then opens the capture when it is ready.
+          window.location.assign(`/captures/${encodeURIComponent(capture.id)}/live`);
+          return;
+        }
         // The status line polls itself and, with follow=1, the server redirects to the capture
         // once it is ready.
         const url = form.dataset.statusUrl.replace("__id__", encodeURIComponent(capture.id));
