@@ -15,25 +15,31 @@ from app.core import layers
 MAX_DATAGRAM = 65_535 + 8
 
 
-def _fragment_facts(frame: bytes, hdr: int) -> tuple | None:
-    """(version, key part, offset, length, more, proto, payload start) of an IP fragment."""
-    version = frame[hdr] >> 4
-    if version == 4:
-        ihl = (frame[hdr] & 0x0F) * 4
-        total, ident, flags_frag, proto = struct.unpack_from("!H H H x B", frame, hdr + 2)
-        return (4, ident, (flags_frag & 0x1FFF) * 8, total - ihl, bool(flags_frag & 0x2000),
-                proto, hdr + ihl)
-    if version == 6:
-        nh = frame[hdr + 6]
-        pos = hdr + 40
-        plen = struct.unpack_from("!H", frame, hdr + 4)[0]
-        while nh in (0, 43, 60) and pos + 8 <= len(frame):
-            nh, pos = frame[pos], pos + (frame[pos + 1] + 1) * 8
-        if nh != 44 or pos + 8 > len(frame):
-            return None
-        proto = frame[pos]
-        offm, ident = struct.unpack_from("!H I", frame, pos + 2)
-        return (6, ident, offm & 0xFFF8, plen - (pos + 8 - hdr - 40), bool(offm & 1), proto, pos + 8)
+def fragment_facts(frame: bytes, hdr: int) -> tuple | None:
+    """(version, identification, offset, length, more, protocol, payload start) of the IP
+    header at ``hdr`` when it is a fragment's, else None."""
+    try:
+        version = frame[hdr] >> 4
+        if version == 4:
+            ihl = (frame[hdr] & 0x0F) * 4
+            total, ident, flags_frag, proto = struct.unpack_from("!H H H x B", frame, hdr + 2)
+            return (4, ident, (flags_frag & 0x1FFF) * 8, total - ihl, bool(flags_frag & 0x2000),
+                    proto, hdr + ihl)
+        if version == 6:
+            nh = frame[hdr + 6]
+            pos = hdr + 40
+            plen = struct.unpack_from("!H", frame, hdr + 4)[0]
+            for _ in range(8):
+                if nh not in (0, 43, 60) or pos + 8 > len(frame):
+                    break
+                nh, pos = frame[pos], pos + (frame[pos + 1] + 1) * 8
+            if nh != 44 or pos + 8 > len(frame):
+                return None
+            offm, ident = struct.unpack_from("!H I", frame, pos + 2)
+            return (6, ident, offm & 0xFFF8, plen - (pos + 8 - hdr - 40), bool(offm & 1),
+                    frame[pos], pos + 8)
+    except (IndexError, struct.error):
+        return None
     return None
 
 
@@ -49,10 +55,7 @@ def reassemble(index_frame, cols: dict[str, np.ndarray]) -> None:
         if hdr < 0:
             continue
         frame = index_frame(i)
-        try:
-            facts = _fragment_facts(frame, hdr)
-        except (IndexError, struct.error):
-            continue
+        facts = fragment_facts(frame, hdr)
         if facts is None:
             continue
         version, ident, offset, length, more, proto, start = facts

@@ -16,39 +16,12 @@ import struct
 import numpy as np
 
 from app.core import layers
+from app.core.reassembly import fragment_facts
 from app.core.summary import UDP_PORTS, classify_app, quic_connection_ids
 
 ECHO_TYPES = {1: (8, 0), 58: (128, 129)}       # (request, reply) per ICMP version
 _LENGTH_CHECKED = {"dns", "mdns", "llmnr", "nbns"}   # UDP handlers that take any 12+ bytes
 CONV_QUIC, CONV_GQUIC = 1, 2
-
-
-def fragment_facts(frame: bytes, hdr: int) -> tuple | None:
-    """(version, identification, offset, length, more, protocol, payload start) of the IP
-    header at ``hdr`` when it is a fragment's, else None."""
-    try:
-        version = frame[hdr] >> 4
-        if version == 4:
-            ihl = (frame[hdr] & 0x0F) * 4
-            total, ident, flags_frag, proto = struct.unpack_from("!H H H x B", frame, hdr + 2)
-            return (4, ident, (flags_frag & 0x1FFF) * 8, total - ihl, bool(flags_frag & 0x2000),
-                    proto, hdr + ihl)
-        if version == 6:
-            nh = frame[hdr + 6]
-            pos = hdr + 40
-            plen = struct.unpack_from("!H", frame, hdr + 4)[0]
-            for _ in range(8):
-                if nh not in (0, 43, 60) or pos + 8 > len(frame):
-                    break
-                nh, pos = frame[pos], pos + (frame[pos + 1] + 1) * 8
-            if nh != 44 or pos + 8 > len(frame):
-                return None
-            offm, ident = struct.unpack_from("!H I", frame, pos + 2)
-            return (6, ident, offm & 0xFFF8, plen - (pos + 8 - hdr - 40), bool(offm & 1),
-                    frame[pos], pos + 8)
-    except (IndexError, struct.error):
-        return None
-    return None
 
 
 def _frame(data: np.ndarray, cols: dict[str, np.ndarray], i: int) -> bytes:
