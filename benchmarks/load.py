@@ -211,9 +211,10 @@ def main() -> int:
         port = free_port()
         data_dir = Path(tempfile.mkdtemp(prefix="wirelens-load-data-"))
         env = {**os.environ, "WIRELENS_MAX_UPLOADS": str(max(args.uploads, 4))}
+        log = open(work / "server.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                                  "--data-dir", str(data_dir)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -250,6 +251,8 @@ def main() -> int:
     print(f"requests answered: {answered}, not answered or failed: {len(run.failures)}")
     for failure in run.failures[:10]:
         print("  " + failure)
+    if run.failures and proc:
+        print(f"server log: {work / 'server.log'}")
     if rss:
         print(f"server peak memory (VmHWM): {rss / 2**20:.0f} MiB")
     return 1 if run.failures else 0

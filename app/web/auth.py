@@ -131,7 +131,8 @@ def safe_next(target: str | None) -> str:
     """A local path to go back to after the login (never another site)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
-    if any(ch in target for ch in "\r\n\\") or urlsplit(target).netloc:
+    # Browsers drop tabs and newlines from URLs ("/\t/evil" is "//evil") and read "\" as "/".
+    if any(ord(ch) < 0x20 or ch in "\x7f\\" for ch in target) or urlsplit(target).netloc:
         return "/"
     return target
 

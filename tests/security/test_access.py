@@ -146,7 +146,8 @@ def test_login_form(token_app):
     assert r.status_code == 303 and r.headers["location"] == f"/captures/{capture['id']}"
     assert "HttpOnly" in r.headers["set-cookie"] and "SameSite=Strict" in r.headers["set-cookie"]
     assert client.get("/api/captures").json()["captures"][0]["name"] == SECRET_NAME
-    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+                 "/\t/evil.example", "/\n/evil.example", "\\\\evil.example"):
         r = client.post("/login", data={"token": token, "next": evil}, follow_redirects=False)
         assert r.headers["location"] == "/", evil
     r = client.post("/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)

@@ -154,7 +154,7 @@ def test_disk_full_during_upload_is_a_clear_error_and_the_library_is_unharmed(tm
         with Server(data_dir, preexec_fn=preexec) as server:
             kept = upload(server, "small.pcap", SMALL)
             body, ctype = multipart("big.pcap", BIG * 3)  # 4.5 MB onto a 3 MB disk
-            status, answer = server.json("POST", "/api/captures", body=body, headers={"Content-Type": ctype})
+            status, answer = post_while_reading(server, "/api/captures", body, {"Content-Type": ctype})
             assert status == 507, (status, answer, server.output()[-2000:])
             assert "disk" in answer["error"].lower() and "full" in answer["error"].lower(), answer
             _library_is_clean(server, {kept["id"]})
