@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from app.core import npyio
 from app.core.errors import NotFound
 from app.core.index import CaptureIndex
 from app.core.streams import udp_ports
@@ -134,4 +135,4 @@ def _load_tcp_streams(index: CaptureIndex) -> dict[str, np.ndarray]:
     folder = index.directory / "tcp_streams"
     if not folder.is_dir():
         return {}
-    return {p.stem: np.load(p) for p in folder.glob("*.npy")}
+    return {p.stem: npyio.load(p) for p in folder.glob("*.npy")}

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, pdus, reassembly, streams, tcpindex
+from app.core import layers, npyio, pdus, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
 
 INDEX_VERSION = 1
@@ -64,7 +64,7 @@ class CaptureIndex:
         self.n = self.meta.packets
         self.cols: dict[str, np.ndarray] = {}
         for path in self.directory.glob("*.npy"):
-            self.cols[path.stem] = np.load(path, mmap_mode="r") if self.n else np.load(path)
+            self.cols[path.stem] = npyio.load(path, "r") if self.n else npyio.load(path)
         self.addr4 = self.cols.pop("addr4")
         self.addr6 = self.cols.pop("addr6")
         self._mm: mmap.mmap | None = None
@@ -188,7 +188,10 @@ class IndexBuilder:
     def finish(self, directory: Path) -> "CaptureIndex":
         """Derive the whole-capture columns and write the index to ``directory`` atomically."""
         directory = Path(directory)
-        work = directory.with_name(directory.name + ".building")
+        # A folder of its own per build: two builds of one capture (a restart re-indexing while
+        # an earlier job still runs) never write into each other's files.
+        work = directory.with_name(f"{directory.name}.building-{os.getpid()}-{threading.get_ident()}")
+        _remove_abandoned_builds(directory)
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         columns = self.columns()
@@ -219,8 +222,25 @@ class IndexBuilder:
             np.save(work / "tcp_streams" / f"{name}.npy", np.ascontiguousarray(values))
         (work / "meta.json").write_text(json.dumps(meta.__dict__))
         shutil.rmtree(directory, ignore_errors=True)
-        os.replace(work, directory)
+        try:
+            os.replace(work, directory)
+        except OSError:
+            # Another build of the same capture finished first: its index is as good as ours.
+            shutil.rmtree(work, ignore_errors=True)
         return CaptureIndex(directory, self.capture_path)
+
+
+def _remove_abandoned_builds(directory: Path) -> None:
+    """Remove the build folders of processes that died mid-build (a crash, a SIGKILL)."""
+    for stale in directory.parent.glob(f"{directory.name}.building*"):
+        parts = stale.name.rsplit("-", 2)
+        try:
+            os.kill(int(parts[-2]), 0)
+            continue  # its process still runs: it may still be building
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 class PartialIndex(CaptureIndex):

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from app.core import npyio
 from app.core.dfilter.source import BYTES, IPV6, STR, Occurrences, kind_of, normalize
 from app.core.fields import FieldType, lookup
 from app.core.index import CaptureIndex
@@ -51,7 +52,7 @@ class LazyFields:
             ids_path = self.index.directory / "protocols.npy" if stored else None
             names_path = self.index.directory / "protocols.json" if stored else None
             if stored and ids_path.exists() and names_path.exists():
-                self._protocols = (np.load(ids_path), json.loads(names_path.read_text()))
+                self._protocols = (npyio.load(ids_path), json.loads(names_path.read_text()))
                 return self._protocols
             table: dict[str, int] = {}
             ids = np.zeros(self.index.n, dtype=np.int32)
