@@ -109,3 +109,21 @@ def test_inflate_gzip_and_refuse_a_bomb(tmp_path):
     bomb.write_bytes(gzip.compress(b"\0" * (8 << 20)))
     with pytest.raises(CaptureTooLarge):
         pcapfile.inflate(bomb, tmp_path / "bomb.out", limit=1 << 20)
+
+
+def test_pcapng_with_several_sections_reads_every_section(tmp_path):
+    """Two pcapng files put end to end are one file of two sections, each with its interfaces."""
+    first = (CORPUS / "epb.pcapng").read_bytes()
+    second = (CORPUS / "pcapng-multi-interface.pcapng").read_bytes()
+    both = tmp_path / "two-sections.pcapng"
+    both.write_bytes(first + second)
+    reader = RecordReader(both)
+    batch = reader.read()
+    n1 = load_reference("epb.pcapng")["frame_count"]
+    n2 = load_reference("pcapng-multi-interface.pcapng")["frame_count"]
+    assert len(batch) == n1 + n2 and not reader.info.truncated
+    # Interface numbers of the second section follow those of the first.
+    assert len(reader.info.interfaces) == 4
+    assert set(batch.iface[n1:].tolist()) <= {2, 3}
+    epochs = [f"{s}.{ns:09d}" for s, ns in zip(batch.ts_sec.tolist(), batch.ts_nsec.tolist())]
+    assert epochs[n1:] == [f["frame.time_epoch"] for f in reference_frames("pcapng-multi-interface.pcapng")]
