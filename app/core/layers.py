@@ -225,19 +225,10 @@ def _network_layers(d: _Decoder) -> None:
         flags_frag = d.u16(idx, 6)
         proto = d.u8(idx, 9)
         here = d.cur[idx]
-        again = c["l3"][idx] != 0
-        c["flags"][idx[again]] |= F_TUNNEL
-        d.first("ip_hdr", idx, here)
-        unset = c["ip_proto"][idx] == -1
-        sel = idx[unset]
-        c["l3"][sel] = 4
-        c["ip_proto"][sel] = proto[unset]
-        c["ip_ttl"][sel] = d.u8(sel, 8)
+        sel, unset = _ip_header(d, idx, 4, proto, total, ttl_at=8)
         c["ip_id"][sel] = d.u16(sel, 4)
-        c["ip_len"][sel] = total[unset]
         c["ip_flags"][sel] = flags_frag[unset] >> 13
         c["ip_frag"][sel] = flags_frag[unset] & 0x1FFF
-        c["net_hdr"][idx] = here
         # Like tshark, a total length beyond the frame's reported length is trimmed to it.
         d.ip_rest[idx] = np.minimum(total, d.wire_end[idx] - here) - ihl
         frag = ((flags_frag & 0x2000) != 0) | ((flags_frag & 0x1FFF) != 0)
@@ -254,16 +245,7 @@ def _network_layers(d: _Decoder) -> None:
         plen = d.u16(idx, 4)
         nh = d.u8(idx, 6)
         here = d.cur[idx]
-        again = c["l3"][idx] != 0
-        c["flags"][idx[again]] |= F_TUNNEL
-        d.first("ip_hdr", idx, here)
-        unset = c["ip_proto"][idx] == -1
-        sel = idx[unset]
-        c["l3"][sel] = 6
-        c["ip_proto"][sel] = nh[unset]
-        c["ip_ttl"][sel] = d.u8(sel, 7)
-        c["ip_len"][sel] = plen[unset]
-        c["net_hdr"][idx] = here
+        _ip_header(d, idx, 6, nh, plen, ttl_at=7)
         d.ip_rest[idx] = np.minimum(plen, d.wire_end[idx] - here - 40)
         d.go(idx, 40, kinds=_ipproto_kinds(nh))
     idx = d.take(IP6EXT, 8)
@@ -287,6 +269,26 @@ def _network_layers(d: _Decoder) -> None:
         c["l3"][idx] = np.where(c["l3"][idx] == 0, L3_ARP, c["l3"][idx])
         d.first("arp_hdr", idx, d.cur[idx])
         d.go(idx, 0, kinds=np.full(len(idx), DONE, dtype=np.int8))
+
+
+def _ip_header(d: _Decoder, idx: np.ndarray, version: int, proto: np.ndarray, length: np.ndarray,
+               ttl_at: int) -> tuple[np.ndarray, np.ndarray]:
+    """What IPv4 and IPv6 headers share: the first one fills the ip_* columns, every one moves
+    net_hdr (the Source/Destination layer), a second one marks a tunnel.
+
+    Returns the packets whose first IP header this is, and their mask within ``idx``."""
+    c = d.cols
+    here = d.cur[idx]
+    c["flags"][idx[c["l3"][idx] != 0]] |= F_TUNNEL
+    d.first("ip_hdr", idx, here)
+    unset = c["ip_proto"][idx] == -1
+    sel = idx[unset]
+    c["l3"][sel] = version
+    c["ip_proto"][sel] = proto[unset]
+    c["ip_ttl"][sel] = d.u8(sel, ttl_at)
+    c["ip_len"][sel] = length[unset]
+    c["net_hdr"][idx] = here
+    return sel, unset
 
 
 def _ipproto_kinds(proto: np.ndarray) -> np.ndarray:
