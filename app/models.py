@@ -143,6 +143,15 @@ class FilterCheck(BaseModel):
     warnings: list[FilterProblem] = []
 
 
+class Extraction(BaseModel):
+    """Reading a filter field the index lacks from the packets (the newest such pass)."""
+
+    field: str | None = Field(None, description="The field or ``frame.protocols`` being read.")
+    done: int = Field(0, description="Packets read so far.")
+    total: int = Field(0, description="Packets this pass reads.")
+    running: bool = False
+
+
 class FieldInfo(BaseModel):
     name: str
     description: str

@@ -31,6 +31,7 @@ class CaptureView:
         self._lock = threading.Lock()
         self._source = None
         self._flows: dict = {}
+        self.extraction: dict = {"field": None, "done": 0, "total": 0, "running": False}
 
     @property
     def total(self) -> int:
@@ -44,9 +45,13 @@ class CaptureView:
                 from app.core.indexsource import IndexSource  # noqa: PLC0415
                 from app.core.lazyfields import LazyFields  # noqa: PLC0415
 
-                lazy = LazyFields(self.index, self.summary, self.fields_of)
+                lazy = LazyFields(self.index, self.summary, self.fields_of, self._extracting)
                 self._source = IndexSource(self.index, lazy)
             return self._source
+
+    def _extracting(self, what: str, done: int, total: int) -> None:
+        """Progress of reading a filter field from the packets, for the page to show."""
+        self.extraction = {"field": what, "done": done, "total": total, "running": done < total}
 
     def flow_table(self, protocol: str):
         """The conversations of one protocol (``tcp`` or ``udp``), computed once."""

@@ -79,22 +79,26 @@ class IndexSource:
     # -- FieldSource --------------------------------------------------------------------------
 
     def values(self, name: str) -> Occurrences | None:
+        return self.values_within(name, None)
+
+    def values_within(self, name: str, within: np.ndarray | None) -> Occurrences | None:
+        """Occurrences of ``name``; a lazily extracted field is read for ``within`` only (the
+        answer is then a ``Partial`` unless every packet has been looked at)."""
         if name in self._cache:
             return self._cache[name]
         getter = FIELDS.get(name)
         if getter is not None:
             rows, vals = getter(self)
-            occ = Occurrences(np.asarray(rows, dtype=np.int64), vals)
-        elif self.lazy is not None:
-            occ = self.lazy.values(name)
-            if occ is None:
-                return None
-        else:
-            return None
-        self._cache[name] = occ
-        return occ
+            occ = self._cache[name] = Occurrences(np.asarray(rows, dtype=np.int64), vals)
+            return occ
+        if self.lazy is not None:
+            return self.lazy.values(name, within)  # cached there, packet by packet
+        return None
 
     def present(self, name: str) -> np.ndarray | None:
+        return self.present_within(name, None)
+
+    def present_within(self, name: str, within: np.ndarray | None) -> np.ndarray | None:
         fn = PRESENCE.get(name)
         if fn is not None:
             return fn(self)
@@ -103,8 +107,14 @@ class IndexSource:
         if name in FIELDS:
             return None  # derived from values()
         if self.lazy is not None:
-            return self.lazy.present(name)
+            return self.lazy.present(name, within)
         return None
+
+    def cost(self, name: str) -> int:
+        """What answering ``name`` costs: 0 from the index, more when read from packets."""
+        if name in FIELDS or name in PRESENCE or name in FIELD_MASKS or self.lazy is None:
+            return 0
+        return self.lazy.cost(name)
 
 
 def _tcp(s: IndexSource, column: str):

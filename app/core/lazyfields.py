@@ -22,63 +22,120 @@ from app.core.dfilter.source import BYTES, IPV6, STR, Occurrences, kind_of, norm
 from app.core.fields import FieldType, lookup
 from app.core.index import CaptureIndex
 
-Progress = Callable[[str, float], None]
+Progress = Callable[[str, int, int], None]
 
 # Protocols whose packets carry another protocol's fields: mDNS and LLMNR are dissected with
 # the DNS fields, SSDP with the HTTP ones.
 FIELD_CARRIERS = {"dns": ("mdns", "llmnr"), "http": ("ssdp",)}
 
 
+class Partial(Occurrences):
+    """Occurrences complete only for the rows that were asked for (``values(name, within)``)."""
+
+    __slots__ = ()
+    complete = False
+
+
+class _Extracted:
+    """One field's occurrences gathered so far, and which packets have been looked at."""
+
+    def __init__(self, n: int) -> None:
+        self.done = np.zeros(n, dtype=bool)
+        self.rows: list[int] = []
+        self.values: list = []
+        self.lock = threading.Lock()  # one extraction of a field at a time
+        self.built: Occurrences | None = None
+
+
 class LazyFields:
-    """Per-capture cache of extracted fields; ``dissect_one(i)`` gives packet i's layers."""
+    """Per-capture cache of extracted fields; ``dissect_one(i)`` gives packet i's layers.
+
+    Work is done only for the packets a filter still needs (``within``): the protocol chain and
+    each field are kept per packet with a "looked at" mask, so a later filter that needs more
+    packets extracts just the rest. ``progress(what, done, total)`` hears of long extractions.
+    """
 
     def __init__(self, index: CaptureIndex, summarize_one, dissect_one, progress: Progress | None = None):
         self.index = index
         self.summarize_one = summarize_one
         self.dissect_one = dissect_one
         self.progress = progress
-        self._fields: dict[str, Occurrences] = {}
-        self._protocols: tuple[np.ndarray, list[str]] | None = None
+        self._fields: dict[str, _Extracted] = {}
+        self._raw: dict[str, Occurrences] = {}
+        self._chain_ids: np.ndarray | None = None  # per packet; -1 = not summarised yet
+        self._chains: list[str] = []
+        self._chain_of: dict[str, int] = {}
+        self._protocols_done = False
         self._lock = threading.Lock()
+        self._table_lock = threading.Lock()
 
     # -- frame.protocols ----------------------------------------------------------------------
 
-    def protocol_table(self) -> tuple[np.ndarray, list[str]]:
-        """(id per packet, distinct ``frame.protocols`` strings), computed once and stored."""
-        with self._lock:
-            if self._protocols is not None:
-                return self._protocols
-            stored = self.index.directory is not None
-            ids_path = self.index.directory / "protocols.npy" if stored else None
-            names_path = self.index.directory / "protocols.json" if stored else None
-            if stored and ids_path.exists() and names_path.exists():
-                self._protocols = (npyio.load(ids_path), json.loads(names_path.read_text()))
-                return self._protocols
-            table: dict[str, int] = {}
-            ids = np.zeros(self.index.n, dtype=np.int32)
-            step = max(1, self.index.n // 100)
-            for i in range(self.index.n):
-                chain = self.summarize_one(i).protocols
-                ids[i] = table.setdefault(chain, len(table))
-                if self.progress and i % step == 0:
-                    self.progress("frame.protocols", i / max(1, self.index.n))
-            names = list(table)
-            if stored:
-                np.save(ids_path, ids)
-                names_path.write_text(json.dumps(names))
-            self._protocols = (ids, names)
-            return self._protocols
+    def _paths(self):
+        d = self.index.directory
+        return (d / "protocols.npy", d / "protocols.json") if d is not None else (None, None)
 
-    def present(self, name: str) -> np.ndarray | None:
-        """Presence of a protocol by ``frame.protocols`` membership, or of a field by its values."""
+    def protocols_known(self) -> bool:
+        """Whether every packet's protocol chain is at hand (then presence costs nothing)."""
+        if self._protocols_done:
+            return True
+        ids_path, names_path = self._paths()
+        return ids_path is not None and ids_path.exists() and names_path.exists()
+
+    def protocol_table(self, within: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+        """(chain id per packet, distinct ``frame.protocols`` strings). Packets outside
+        ``within`` may be left at -1; the whole table is stored beside the index once complete."""
+        with self._table_lock:
+            if self._chain_ids is None:
+                ids_path, names_path = self._paths()
+                if self.protocols_known() and ids_path is not None:
+                    self._chain_ids = npyio.load(ids_path)
+                    self._chains = json.loads(names_path.read_text())
+                    self._chain_of = {c: k for k, c in enumerate(self._chains)}
+                    self._protocols_done = True
+                else:
+                    self._chain_ids = np.full(self.index.n, -1, dtype=np.int32)
+            ids = self._chain_ids
+            if self._protocols_done:
+                return ids, self._chains
+            todo = ids < 0
+            if within is not None:
+                todo &= within
+            rows = np.flatnonzero(todo)
+            self._report("frame.protocols", 0, len(rows))
+            for k, i in enumerate(rows.tolist()):
+                chain = self.summarize_one(i).protocols
+                found = self._chain_of.get(chain)
+                if found is None:
+                    found = self._chain_of[chain] = len(self._chains)
+                    self._chains.append(chain)
+                ids[i] = found
+                if k % 2048 == 2047:
+                    self._report("frame.protocols", k + 1, len(rows))
+            self._report("frame.protocols", len(rows), len(rows))
+            if within is None or not (ids < 0).any():
+                self._protocols_done = True
+                ids_path, names_path = self._paths()
+                if ids_path is not None:
+                    np.save(ids_path, ids)
+                    names_path.write_text(json.dumps(self._chains))
+            return ids, list(self._chains)
+
+    def _report(self, what: str, done: int, total: int) -> None:
+        if self.progress and total:
+            self.progress(what, done, total)
+
+    def present(self, name: str, within: np.ndarray | None = None) -> np.ndarray | None:
+        """Presence of a protocol by ``frame.protocols`` membership, or of a field by its values
+        (right for the packets of ``within``; None = all)."""
         field = lookup(name)
         if field is None:
             return None
         if field.type is FieldType.PROTOCOL:
-            ids, names = self.protocol_table()
-            has = np.array([name in chain.split(":") for chain in names], dtype=bool)
-            return has[ids] if len(names) else np.zeros(self.index.n, dtype=bool)
-        occ = self.values(name)
+            ids, names = self.protocol_table(within)
+            has = np.array([name in chain.split(":") for chain in names] + [False], dtype=bool)
+            return has[ids]  # -1 (not looked at) picks the trailing False
+        occ = self.values(name, within)
         if occ is None:
             return None
         mask = np.zeros(self.index.n, dtype=bool)
@@ -87,62 +144,96 @@ class LazyFields:
 
     # -- field values -------------------------------------------------------------------------
 
-    def values(self, name: str) -> Occurrences | None:
+    def cost(self, name: str) -> int:
+        """0 when answering costs nothing more, 1 for a pass over raw bytes or the protocol
+        chains, 2 when packets must be dissected."""
+        if name in RAW_BYTES:
+            return 0 if name in self._raw else 1
+        field = lookup(name)
+        if field is None:
+            return 0
+        if field.type is FieldType.PROTOCOL:
+            return 0 if self.protocols_known() else 1
+        state = self._fields.get(name)
+        return 0 if state is not None and state.built is not None and state.done.all() else 2
+
+    def values(self, name: str, within: np.ndarray | None = None) -> Occurrences | None:
         field = lookup(name)
         if field is None:
             return None
-        with self._lock:
-            cached = self._fields.get(name)
-        if cached is not None:
-            return cached
         raw = RAW_BYTES.get(name)
-        occ = raw(self.index) if raw else self._extract(name, field.type)
+        if raw is not None:
+            if name not in self._raw:
+                self._raw[name] = raw(self.index)
+            return self._raw[name]
         with self._lock:
-            self._fields[name] = occ
-        return occ
+            state = self._fields.setdefault(name, _Extracted(self.index.n))
+        with state.lock:
+            candidates = self._candidates(name, within)
+            self._rule_out(name, candidates, state)
+            todo = candidates[~state.done[candidates]]
+            if within is not None:
+                todo = todo[within[todo]]
+            if len(todo) or state.built is None:
+                self._extract(name, kind_of(field.type), todo, state)
+                state.built = _occurrences(state.rows, state.values, kind_of(field.type))
+            occ = state.built
+            if within is None or not (within & ~state.done).any():
+                return occ
+            return Partial(occ.rows, occ.values)
 
-    def _candidates(self, name: str) -> np.ndarray:
+    def _candidates(self, name: str, within: np.ndarray | None) -> np.ndarray:
+        """Packets that can hold field ``name``: those carrying its protocol; the others are
+        marked as looked at by the caller's mask."""
         proto = name.split(".", 1)[0]
-        if proto in ("frame", "_ws"):
-            return np.arange(self.index.n)
-        if lookup(proto) is None:
+        if proto in ("frame", "_ws") or lookup(proto) is None:
             return np.arange(self.index.n)
         mask = np.zeros(self.index.n, dtype=bool)
         for carrier in (proto, *FIELD_CARRIERS.get(proto, ())):
-            present = self.present(carrier)
+            present = self.present(carrier, within)
             if present is not None:
                 mask |= present
         return np.flatnonzero(mask)
 
-    def _extract(self, name: str, ftype: FieldType) -> Occurrences:
-        kind = kind_of(ftype)
-        rows: list[int] = []
-        values: list = []
-        candidates = self._candidates(name)
-        step = max(1, len(candidates) // 100)
-        for k, i in enumerate(candidates.tolist()):
-            found = self.dissect_one(i).get(name)
-            if self.progress and k % step == 0:
-                self.progress(name, k / max(1, len(candidates)))
-            if not found:
-                continue
-            for value in found:
+    def _rule_out(self, name: str, candidates: np.ndarray, state: _Extracted) -> None:
+        """A packet whose known protocol chain lacks the field's protocol cannot hold it."""
+        if len(candidates) == self.index.n or self._chain_ids is None:
+            return
+        known = self._chain_ids >= 0
+        known[candidates] = False
+        state.done |= known
+
+    def _extract(self, name: str, kind: str, todo: np.ndarray, state: _Extracted) -> None:
+        total = len(todo)
+        self._report(name, 0, total)
+        for k, i in enumerate(todo.tolist()):
+            for value in self.dissect_one(i).get(name) or ():
                 if value is None and kind not in (STR, BYTES):
                     continue
-                rows.append(i)
-                values.append(_typed(value, kind))
-        if kind == "none":
-            return Occurrences(np.asarray(rows, dtype=np.int64), np.zeros(len(rows), dtype=np.int64))
-        if not rows:
-            return Occurrences(np.zeros(0, np.int64), _empty(kind))
-        if kind in (STR, BYTES):
-            arr = np.empty(len(values), dtype=object)
-            arr[:] = values
-        elif kind == IPV6:
-            arr = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, 16)
-        else:
-            arr = np.asarray(values)
-        return Occurrences(np.asarray(rows, dtype=np.int64), normalize(arr, kind))
+                state.rows.append(i)
+                state.values.append(_typed(value, kind))
+            state.done[i] = True
+            if k % 256 == 255:
+                self._report(name, k + 1, total)
+        self._report(name, total, total)
+
+
+def _occurrences(rows: list[int], values: list, kind: str) -> Occurrences:
+    """The gathered occurrences in row order, in the filter engine's representation."""
+    order = np.argsort(np.asarray(rows, dtype=np.int64), kind="stable")
+    row_arr = np.asarray(rows, dtype=np.int64)[order] if rows else np.zeros(0, np.int64)
+    if kind == "none":
+        return Occurrences(row_arr, np.zeros(len(rows), dtype=np.int64))
+    if not rows:
+        return Occurrences(row_arr, _empty(kind))
+    if kind in (STR, BYTES):
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+    elif kind == IPV6:
+        arr = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, 16)
+    else:
+        arr = np.asarray(values)
+    return Occurrences(row_arr, normalize(arr[order], kind))
 
 
 def _typed(value, kind: str):

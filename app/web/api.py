@@ -9,7 +9,8 @@ from fastapi.responses import FileResponse
 
 from app import __version__
 from app.core import filtering, stats
-from app.models import (Capture, CaptureList, ConversationList, EndpointList, ErrorBody, Health,
+from app.models import (Capture, CaptureList, ConversationList, EndpointList, ErrorBody, Extraction,
+                        Health,
                         PacketDetail, PacketPage)
 from app.web.deps import CapturesDep, JobsDep, SettingsDep
 from app.web.uploads import receive_upload
@@ -85,6 +86,14 @@ async def list_packets(capture_id: str, captures: CapturesDep, settings: Setting
 async def packet_detail(capture_id: str, number: int, captures: CapturesDep) -> dict:
     view = await run_in_threadpool(captures.open, capture_id)
     return await run_in_threadpool(view.detail, number)
+
+
+@router.get("/captures/{capture_id}/extraction", response_model=Extraction, tags=["filters"])
+async def filter_extraction(capture_id: str, captures: CapturesDep) -> dict:
+    """Progress of reading a filter field the index lacks (``http.user_agent`` ...) from the
+    packets: a filter on such a field answers once this pass is done, later ones at once."""
+    view = await run_in_threadpool(captures.open, capture_id)
+    return view.extraction
 
 
 def _quote(name: str) -> str:

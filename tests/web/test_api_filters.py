@@ -60,3 +60,16 @@ def test_export_of_a_pcapng_keeps_comments(client, tmp_path):
     comments = subprocess.run(["tshark", "-n", "-r", str(out), "-T", "fields", "-e", "frame.comment"],
                               capture_output=True, text=True, check=True).stdout
     assert "this is a comment" in comments
+
+
+def test_the_extraction_of_a_field_the_index_lacks_is_reported(client):
+    capture = upload(client, CORPUS / "dpkt_http.pcap")
+    url = f"/api/captures/{capture['id']}/extraction"
+    assert client.get(url).json() == {"field": None, "done": 0, "total": 0, "running": False}
+    page = client.get(f"/api/captures/{capture['id']}/packets",
+                      params={"filter": 'http.user_agent contains "Mozilla"'}).json()
+    assert page["matched"] >= 1
+    after = client.get(url).json()
+    assert after["field"] == "http.user_agent" and not after["running"]
+    assert after["done"] == after["total"] >= page["matched"]
+    assert client.get("/api/captures/0123456789abcdef/extraction").status_code == 404

@@ -6,6 +6,11 @@ any pair of occurrences in the packet) satisfies it; ``!=`` is "all not equal" a
 field to be present; ``!==``/``~=`` is "any not equal"; a packet without the field never
 matches a comparison, so ``!(tcp.port == 80)`` matches non-TCP packets and
 ``tcp.port != 80`` does not.  Fields are fetched once per evaluation and reused.
+
+Operands of ``and``/``or`` run cheapest first (``plan``), and each later operand only needs
+to be right for the packets the earlier ones left undecided: that set is the *scope*. A source
+that reads fields from protocol trees (``values_within``) is asked for the scope's packets only.
+Outside the scope a sub-result is meaningless, and the ``and``/``or`` that set it ignores it.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.dfilter import functions, ir
+from app.core.dfilter import functions, ir, plan
 from app.core.dfilter.errors import FieldUnavailable, Limits
 from app.core.dfilter.fieldtable import AGGREGATES
 from app.core.dfilter.regexguard import search
@@ -41,53 +46,86 @@ class _Run:
         self.src = source
         self.n = int(source.n)
         self.limits = limits
-        self.fields: dict[str, Vec] = {}
-        self.flags: dict[str, np.ndarray] = {}
+        # name -> (values, rows they are complete for; None = every row)
+        self.fields: dict[str, tuple[Vec, np.ndarray | None]] = {}
+        self.flags: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self.scope: np.ndarray | None = None  # rows whose result still matters; None = all
+        self.scoped = hasattr(source, "values_within")
+        cost = getattr(source, "cost", None)
+        self.cost = cost if callable(cost) else (lambda name: 0)
 
     # -- data access -----------------------------------------------------------------------
+    def _need(self, covered: np.ndarray | None, first: bool) -> np.ndarray | None | bool:
+        """The rows to ask the source for, or False when what is held covers the scope."""
+        if not first:
+            if covered is None:
+                return False
+            if self.scope is not None and not (self.scope & ~covered).any():
+                return False
+        if not self.scoped or self.scope is None:
+            return None
+        return self.scope if first else self.scope | covered
+
     def field(self, name: str, kind: str) -> Vec:
-        vec = self.fields.get(name)
-        if vec is None:
-            fetched = self.fetch(name, BYTES if kind == NONE else kind)
-            if fetched is None:
-                raise FieldUnavailable(name)
-            rows, vals = fetched
-            if len(rows) > 1 and not np.all(rows[1:] >= rows[:-1]):
-                order = np.argsort(rows, kind="stable")
-                rows, vals = rows[order], vals[order]
-            vec = self.fields[name] = Vec(rows, vals, kind)
+        cached = self.fields.get(name)
+        need = self._need(cached[1] if cached else None, cached is None)
+        if need is False:
+            return cached[0]  # type: ignore[index]
+        fetched = self.fetch(name, BYTES if kind == NONE else kind, need)
+        if fetched is None:
+            raise FieldUnavailable(name)
+        rows, vals, covered = fetched
+        if len(rows) > 1 and not np.all(rows[1:] >= rows[:-1]):
+            order = np.argsort(rows, kind="stable")
+            rows, vals = rows[order], vals[order]
+        vec = Vec(rows, vals, kind)
+        self.fields[name] = (vec, covered)
         return vec
 
-    def fetch(self, name: str, kind: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rows, canonical values) from the source; aggregate fields the source does not
-        answer (ip.addr, tcp.port ...) are the union of their parts (ip.src and ip.dst ...)."""
-        occ = self.src.values(name)
+    def fetch(self, name: str, kind: str, within: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """(rows, canonical values, rows covered) from the source; aggregate fields the source
+        does not answer (ip.addr, tcp.port ...) are the union of their parts (ip.src and ip.dst
+        ...).  ``within`` limits a scoped source's work to those rows (None: every row)."""
+        if within is not None:
+            occ = self.src.values_within(name, within)  # type: ignore[attr-defined]
+            covered = None if occ is None or getattr(occ, "complete", True) else within
+        else:
+            occ, covered = self.src.values(name), None
         if occ is None:
-            parts = [self.fetch(p, kind) for p in AGGREGATES.get(name, ())]
+            parts = [self.fetch(p, kind, within) for p in AGGREGATES.get(name, ())]
             if not parts or any(p is None for p in parts):
                 return None
+            cover = None if all(p[2] is None for p in parts) else within  # type: ignore[index]
             return (np.concatenate([p[0] for p in parts]),  # type: ignore[index]
-                    np.concatenate([p[1] for p in parts]))  # type: ignore[index]
+                    np.concatenate([p[1] for p in parts]), cover)  # type: ignore[index]
         rows = np.asarray(occ.rows, dtype=np.int64).reshape(-1)
         vals = normalize(occ.values, kind)
         if len(vals) != len(rows):
             raise ValueError(f"{name}: {len(rows)} rows but {len(vals)} values")
-        return rows, vals
+        return rows, vals, covered
 
     def presence(self, name: str, kind: str) -> np.ndarray:
-        flags = self.flags.get(name)
-        if flags is None:
+        cached = self.flags.get(name)
+        need = self._need(cached[1] if cached else None, cached is None)
+        if need is False:
+            return cached[0]  # type: ignore[index]
+        if need is not None:
+            got = self.src.present_within(name, need)  # type: ignore[attr-defined]
+        else:
             got = self.src.present(name)
-            if got is not None:
-                flags = np.asarray(got, dtype=bool).reshape(-1)
-                if flags.shape != (self.n,):
-                    raise ValueError(f"present({name!r}) has shape {flags.shape}, not ({self.n},)")
-            else:
-                fetched = self.fetch(name, BYTES if kind == NONE else kind)
-                if fetched is None:
-                    raise FieldUnavailable(name)
-                flags = present_rows(self.n, fetched[0])
-            self.flags[name] = flags
+        covered = None
+        if got is not None:
+            flags = np.asarray(got, dtype=bool).reshape(-1)
+            if flags.shape != (self.n,):
+                raise ValueError(f"present({name!r}) has shape {flags.shape}, not ({self.n},)")
+            covered = need if need is not None and not getattr(got, "complete", False) else None
+        else:
+            fetched = self.fetch(name, BYTES if kind == NONE else kind, need)
+            if fetched is None:
+                raise FieldUnavailable(name)
+            flags, covered = present_rows(self.n, fetched[0]), fetched[2]
+        self.flags[name] = (flags, covered)
         return flags
 
     # -- tests -----------------------------------------------------------------------------
@@ -119,19 +157,29 @@ class _Run:
         raise TypeError(f"unknown test {t!r}")
 
     def logic(self, t: ir.TLogic) -> np.ndarray:
-        result = self.test(t.operands[0])
-        for operand in t.operands[1:]:
-            # Short-circuit on the whole column: skip loading fields that cannot matter.
-            if t.op == "and":
-                if not result.any():
+        operands = t.operands if t.op == "xor" else plan.cheap_first(t.operands, self.cost)
+        outer = self.scope
+        result = self.test(operands[0])
+        try:
+            for operand in operands[1:]:
+                if t.op == "xor":
+                    self.scope = outer
+                    result ^= self.test(operand)
+                    continue
+                # Only the packets the operands so far leave undecided still matter; when none
+                # is left the rest is skipped, fields and all.
+                undecided = result if t.op == "and" else ~result
+                if outer is not None:
+                    undecided = undecided & outer
+                if not undecided.any():
                     break
-                result &= self.test(operand)
-            elif t.op == "or":
-                if result.all():
-                    break
-                result |= self.test(operand)
-            else:
-                result ^= self.test(operand)
+                self.scope = undecided
+                if t.op == "and":
+                    result &= self.test(operand)
+                else:
+                    result |= self.test(operand)
+        finally:
+            self.scope = outer
         return result
 
     def compare(self, t: ir.TCompare) -> np.ndarray:
