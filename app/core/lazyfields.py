@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import npyio
+from app.core import layers, npyio
 from app.core.dfilter.source import BYTES, IPV6, STR, Occurrences, kind_of, normalize
 from app.core.fields import FieldType, lookup
 from app.core.index import CaptureIndex
@@ -101,15 +101,12 @@ class LazyFields:
             todo = ids < 0
             if within is not None:
                 todo &= within
-            rows = np.flatnonzero(todo)
+            rows, alike = _headers_only(self.index, np.flatnonzero(todo))
+            for group in alike:  # one summary answers for packets that are all headers alike
+                ids[group] = self._chain_id(int(group[0]))
             self._report("frame.protocols", 0, len(rows))
             for k, i in enumerate(rows.tolist()):
-                chain = self.summarize_one(i).protocols
-                found = self._chain_of.get(chain)
-                if found is None:
-                    found = self._chain_of[chain] = len(self._chains)
-                    self._chains.append(chain)
-                ids[i] = found
+                ids[i] = self._chain_id(i)
                 if k % 2048 == 2047:
                     self._report("frame.protocols", k + 1, len(rows))
             self._report("frame.protocols", len(rows), len(rows))
@@ -120,6 +117,14 @@ class LazyFields:
                     np.save(ids_path, ids)
                     names_path.write_text(json.dumps(self._chains))
             return ids, list(self._chains)
+
+    def _chain_id(self, i: int) -> int:
+        chain = self.summarize_one(i).protocols
+        found = self._chain_of.get(chain)
+        if found is None:
+            found = self._chain_of[chain] = len(self._chains)
+            self._chains.append(chain)
+        return found
 
     def _report(self, what: str, done: int, total: int) -> None:
         if self.progress and total:
@@ -216,6 +221,36 @@ class LazyFields:
             if k % 256 == 255:
                 self._report(name, k + 1, total)
         self._report(name, total, total)
+
+
+# Header decodes after which a packet without payload cannot hold another protocol.
+_ODD = layers.F_MALFORMED | layers.F_FRAGMENT | layers.F_TUNNEL | layers.F_UNKNOWN_LINK | \
+    layers.F_CUT | layers.F_REASSEMBLED | layers.F_QUOTED
+
+
+def _headers_only(index: CaptureIndex, rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Split ``rows`` into packets that need their own summary and groups of TCP segments
+    without payload whose headers are laid out alike (same link type, VLAN tags, network and
+    header lengths, trailer): such packets have the same ``frame.protocols``. Most of a big
+    capture is such segments (handshakes and ACKs), so this saves most of the summaries."""
+    if not len(rows):
+        return rows, []
+    col = {name: np.asarray(index[name])[rows] for name in
+           ("l4", "pl_len", "pl_off", "caplen", "linktype", "flags", "l3", "vlan_count", "eth_type")}
+    bare = (col["l4"] == 6) & (col["pl_len"] == 0) & ((col["flags"] & _ODD) == 0) & \
+        (col["pl_off"] >= 0) & np.isin(col["l3"], (4, 6))
+    if not bare.any():
+        return rows, []
+    keys = np.stack([col["linktype"][bare].astype(np.int64), col["l3"][bare].astype(np.int64),
+                     col["vlan_count"][bare].astype(np.int64), col["eth_type"][bare].astype(np.int64),
+                     col["pl_off"][bare].astype(np.int64),
+                     (col["caplen"][bare].astype(np.int64) - col["pl_off"][bare])], axis=1)
+    _, group_of = np.unique(keys, axis=0, return_inverse=True)
+    group_of = group_of.reshape(-1)
+    members = rows[bare]
+    order = np.argsort(group_of, kind="stable")
+    bounds = np.flatnonzero(np.diff(group_of[order])) + 1
+    return rows[~bare], np.split(members[order], bounds)
 
 
 def _occurrences(rows: list[int], values: list, kind: str) -> Occurrences:

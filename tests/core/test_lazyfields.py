@@ -13,7 +13,7 @@ from app.core import filtering
 from app.core.capture import CaptureView
 from app.core.index import build_index
 from app.core.library import CaptureRecord
-from tests.reference import CORPUS
+from tests.reference import CORPUS, capture_names
 
 CAPTURE = "many-protocols.pcap"  # 4,709 packets: DNS, HTTP and more over many streams
 
@@ -120,3 +120,13 @@ def test_the_extraction_reports_its_progress(tmp_path):
     assert last == {"field": "dns.qry.name", "done": len(view.dissected),
                     "total": len(view.dissected), "running": False}
     assert any(s["running"] for s in seen)
+
+
+@pytest.mark.parametrize("name", capture_names())
+def test_the_protocol_table_equals_every_packets_own_summary(name, tmp_path):
+    """Payload-less TCP segments share one summary per header layout; that must change nothing."""
+    view = view_of(build_index(CORPUS / name, tmp_path / "index"))
+    ids, chains = view.source.lazy.protocol_table()
+    assert (ids >= 0).all()
+    own = [view.summary(i).protocols for i in range(view.index.n)]
+    assert [chains[k] for k in ids.tolist()] == own
