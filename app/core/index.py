@@ -75,13 +75,21 @@ class CaptureIndex:
 
     # -- packet bytes -------------------------------------------------------------------------
 
+    # Worker threads share one index (event streams and pages read the same capture at once):
+    # a second thread mapping it too would drop the first one's file while it is being mapped.
+    _map_lock = threading.Lock()
+
     def frame(self, i: int) -> bytes:
         """The captured bytes of packet ``i`` (0-based)."""
-        if self._mm is None:
-            self._file = open(self.capture_path, "rb")
-            self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        mm = self._mm
+        if mm is None:
+            with self._map_lock:
+                if self._mm is None:
+                    self._file = open(self.capture_path, "rb")
+                    self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+                mm = self._mm
         start = int(self.cols["offset"][i])
-        return self._mm[start : start + int(self.cols["caplen"][i])]
+        return mm[start : start + int(self.cols["caplen"][i])]
 
     def close(self) -> None:
         if self._mm is not None:
@@ -204,17 +212,28 @@ class IndexBuilder:
                 offsets, caplens = columns["offset"], columns["caplen"]
                 reassembly.reassemble(
                     lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
-                tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns)
+                spilled = _spill(columns, work)
+                with self._lock:
+                    # The chunks now live on in ``columns``: hold one copy, not two, no snapshot.
+                    self.parts = {name: [columns[name]] for name in self.parts}
+                    self._snapshot = None
+                # The passes below read packets all over the file; the pages they touch are
+                # dropped from this process's memory after each (the kernel still caches them).
+                release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else None
+                tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns, release)
+                if release:
+                    release()
                 columns.update(tcp_cols)
                 columns["udp_stream"] = streams.udp_streams(columns)
-                columns.update(pdus.pdu_columns(data, columns))
+                columns.update(pdus.pdu_columns(data, columns, release))
             finally:
                 del data
                 if mm is not None:
                     mm.close()
         meta = self.meta(columns)
         for name, values in columns.items():
-            np.save(work / f"{name}.npy", np.ascontiguousarray(values))
+            if spilled.get(name) is not values:
+                _save(work / f"{name}.npy", values)
         # Per-stream TCP facts (handshake, completeness) live in their own folder: they are
         # indexed by tcp.stream, not by packet.
         (work / "tcp_streams").mkdir()
@@ -228,6 +247,30 @@ class IndexBuilder:
             # Another build of the same capture finished first: its index is as good as ours.
             shutil.rmtree(work, ignore_errors=True)
         return CaptureIndex(directory, self.capture_path)
+
+
+SPILL_FROM = 65536  # packets: below this, keeping the columns in memory costs little
+
+
+def _spill(columns: dict[str, np.ndarray], work: Path) -> dict[str, np.ndarray]:
+    """Write the decoded columns to the build folder now and read them back memory-mapped:
+    the whole-capture passes then hold in memory only the columns they read. Returns the
+    mapped arrays by name (read-only: a pass that changed one in place would fail loudly)."""
+    n = len(columns["offset"])
+    if n == 0 or n < SPILL_FROM:
+        return {}
+    for name, values in columns.items():
+        _save(work / f"{name}.npy", values)
+        columns[name] = npyio.load(work / f"{name}.npy", "r")
+    return dict(columns)
+
+
+def _save(path: Path, values: np.ndarray) -> None:
+    """np.save through a new file: a mapping of an older version of it stays valid."""
+    partial = path.with_name(path.name + ".part")
+    with open(partial, "wb") as f:
+        np.save(f, np.ascontiguousarray(values))
+    os.replace(partial, path)
 
 
 def _remove_abandoned_builds(directory: Path) -> None:

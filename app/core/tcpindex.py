@@ -7,12 +7,15 @@ over all segments and is stored as columns, so rows, filters and ladders read it
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from app.core import layers, streams
 from app.core.tcp import TcpSegments, analyze, assign_streams
 
 SYN, ACK = 0x002, 0x010
+RELEASE_EVERY = 8192
 
 
 def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,36 +61,47 @@ def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     return stream, direction, reused
 
 
-def window_scale_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """The window-scale option shift of each SYN among ``rows`` (-1 when absent), by parsing options."""
+def window_scale_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
+                         release: Callable[[], None] | None = None) -> np.ndarray:
+    """The window-scale option shift of each SYN among ``rows`` (-1 when absent), by parsing options.
+
+    SYNs are spread over the whole file: ``release`` (drop the file pages read so far from
+    memory) is called every few thousand of them, so reading them never maps the whole file."""
     out = np.full(len(rows), -1, dtype=np.int16)
     syn = np.flatnonzero(cols["tcp_flags"][rows] & SYN)
-    for k in syn:
-        i = rows[k]
-        start = int(cols["offset"][i]) + int(cols["l4_hdr"][i])
-        hlen = int(cols["tcp_hlen"][i])
-        end = min(start + hlen, int(cols["offset"][i]) + int(cols["caplen"][i]))
-        pos = start + 20
-        while pos < end:
-            kind = int(data[pos])
-            if kind == 0:
-                break
-            if kind == 1:
-                pos += 1
-                continue
-            if pos + 1 >= end:
-                break
-            length = int(data[pos + 1])
-            if length < 2:
-                break
-            if kind == 3 and length == 3 and pos + 2 < end:
-                out[k] = min(int(data[pos + 2]), 14)
-                break
-            pos += length
+    for lo in range(0, len(syn), RELEASE_EVERY):
+        for k in syn[lo:lo + RELEASE_EVERY].tolist():
+            out[k] = _window_scale(data, cols, int(rows[k]))
+        if release is not None:
+            release()
     return out
 
 
-def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
+def _window_scale(data: np.ndarray, cols: dict[str, np.ndarray], i: int) -> int:
+    start = int(cols["offset"][i]) + int(cols["l4_hdr"][i])
+    hlen = int(cols["tcp_hlen"][i])
+    end = min(start + hlen, int(cols["offset"][i]) + int(cols["caplen"][i]))
+    pos = start + 20
+    while pos < end:
+        kind = int(data[pos])
+        if kind == 0:
+            break
+        if kind == 1:
+            pos += 1
+            continue
+        if pos + 1 >= end:
+            break
+        length = int(data[pos + 1])
+        if length < 2:
+            break
+        if kind == 3 and length == 3 and pos + 2 < end:
+            return min(int(data[pos + 2]), 14)
+        pos += length
+    return -1
+
+
+def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
+                     release: Callable[[], None] | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Per-packet TCP analysis columns and the per-stream summary arrays."""
     n = len(cols["l4"])
     stream, direction, reused = tcp_streams(cols)
@@ -107,7 +121,7 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[dic
         number=rows + 1, time=time, stream=stream[rows], direction=direction[rows],
         seq_raw=cols["seq"][rows], ack_raw=cols["ack"][rows], flags=cols["tcp_flags"][rows],
         payload_len=np.maximum(cols["pl_len"][rows], 0), window_value=cols["tcp_win"][rows],
-        ws_option=window_scale_options(data, cols, rows), analyzable=ok, reused=reused[rows],
+        ws_option=window_scale_options(data, cols, rows, release), analyzable=ok, reused=reused[rows],
     )
     result = analyze(seg)
     out["tcp_seq"][rows] = result.seq

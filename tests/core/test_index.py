@@ -1,8 +1,10 @@
 """The packet index against tshark's fields for every corpus capture, and its storage on disk."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from app.core import index as index_module
 from app.core import layers
 from app.core.index import CaptureIndex, build_index
 from tests.reference import CORPUS, capture_names, reference_frames
@@ -117,3 +119,16 @@ def test_empty_pcap_indexes_to_zero_packets(tmp_path):
     path.write_bytes((CORPUS / "dpkt_http.pcap").read_bytes()[:24])
     idx = build_index(path, tmp_path / "idx")
     assert idx.n == 0 and not idx.meta.truncated
+
+
+@pytest.mark.parametrize("name", ["many-protocols.pcap", "ip4_fragments.pcap", "tcp_reassembly.pcap"])
+def test_an_index_built_from_spilled_columns_is_the_same(name, tmp_path, monkeypatch):
+    """Big captures write their decoded columns to disk before the whole-capture passes and
+    read them back mapped; the index must not change by it."""
+    kept = build_index(CORPUS / name, tmp_path / "kept")
+    monkeypatch.setattr(index_module, "SPILL_FROM", 1)
+    spilled = build_index(CORPUS / name, tmp_path / "spilled")
+    assert sorted(kept.cols) == sorted(spilled.cols)
+    for column in kept.cols:
+        assert np.array_equal(np.asarray(kept[column]), np.asarray(spilled[column])), column
+    assert not list((tmp_path / "spilled").glob("*.part"))

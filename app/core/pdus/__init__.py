@@ -26,6 +26,7 @@ Columns (all per packet):
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 
@@ -44,7 +45,8 @@ _PRINTABLE = np.zeros(256, dtype=bool)
 _PRINTABLE[32:127] = True
 
 
-def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
+                   release: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
     """(TCP segments with payload that may belong to a PDU-based protocol, their port key).
 
     A connection is kept when one of its ports is registered for HTTP, TLS, DNS or SMTP, or when one
@@ -63,7 +65,8 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.nd
     if unknown.any():
         at = (cols["offset"][rows[unknown]] + cols["pl_off"][rows[unknown]]).astype(np.int64)
         room = cols["caplen"][rows[unknown]] - cols["pl_off"][rows[unknown]]
-        text = (room >= 10) & _PRINTABLE[data[np.minimum(at, len(data) - 1)]]
+        first = frames.gather(data, np.minimum(at, len(data) - 1), release)
+        text = (room >= 10) & _PRINTABLE[first]
         streams = np.unique(stream[rows[unknown][text]])
         keep = ~unknown | np.isin(stream[rows], streams)
         rows, key = rows[keep], key[keep]
@@ -71,8 +74,11 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.nd
     return rows[keep], key[keep].astype(np.uint8)
 
 
-def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The per-packet columns described in the module docstring."""
+def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
+                release: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+    """The per-packet columns described in the module docstring. ``release`` drops the file
+    pages read so far from memory; it is called between parts and every few thousand PDUs."""
+    release = release or (lambda: None)
     n = len(cols["l4"])
     out = {
         "pdu_role": np.zeros(n, dtype=np.uint8),
@@ -90,8 +96,8 @@ def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, np.n
     # Each part only adds context to rows: a flaw in one must cost that context, not the index.
     try:
         if "tcp_seq" in cols:
-            rows, keys = tcp_candidates(data, cols)
-            rows, result = tcp.run(data, cols, rows, keys)
+            rows, keys = tcp_candidates(data, cols, release)
+            rows, result = tcp.run(data, cols, rows, keys, release)
             out["pdu_role"][rows] = result.role
             out["pdu_first"][rows] = result.first
             out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF
@@ -99,18 +105,20 @@ def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, np.n
             out["pdu_tail"][rows] = np.minimum(result.tail, 0xFFFFFFFF)
     except Exception:  # noqa: BLE001
         log.exception("TCP reassembly context could not be computed")
+    release()
     heads: dict[int, bytes] = {}
     try:
         out["ip_frag_first"], heads = frames.fragments(data, cols)
     except Exception:  # noqa: BLE001
         log.exception("IP reassembly context could not be computed")
     try:
-        out["echo_request"] = frames.echo_requests(data, cols, heads)
+        out["echo_request"] = frames.echo_requests(data, cols, heads, release)
     except Exception:  # noqa: BLE001
         log.exception("ICMP echo matching could not be computed")
     try:
         if "udp_stream" in cols:
-            out["udp_conv"], out["quic_dcid"] = frames.quic(data, cols)
+            out["udp_conv"], out["quic_dcid"] = frames.quic(data, cols, release)
     except Exception:  # noqa: BLE001
         log.exception("QUIC conversations could not be computed")
+    release()
     return out

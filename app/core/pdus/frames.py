@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Callable
 
 import numpy as np
 
@@ -61,7 +62,21 @@ def fragments(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.ndarray
     return first, heads
 
 
-def echo_requests(data: np.ndarray, cols: dict[str, np.ndarray], heads: dict[int, bytes]) -> np.ndarray:
+GATHER = 32768  # bytes gathered from the file between two releases of its pages
+
+
+def gather(data: np.ndarray, at: np.ndarray, release: Callable[[], None]) -> np.ndarray:
+    """``data[at]`` a block at a time, releasing the file pages read after each block: the
+    positions are spread over the whole file, which must never be mapped in memory at once."""
+    out = np.empty(len(at), dtype=np.uint8)
+    for lo in range(0, len(at), GATHER):
+        out[lo:lo + GATHER] = data[at[lo:lo + GATHER]]
+        release()
+    return out
+
+
+def echo_requests(data: np.ndarray, cols: dict[str, np.ndarray], heads: dict[int, bytes],
+                  release: Callable[[], None] = lambda: None) -> np.ndarray:
     """For each echo reply, the index of its request (-1 elsewhere)."""
     n = len(cols["l4"])
     request_in = np.full(n, -1, dtype=np.int32)
@@ -76,8 +91,9 @@ def echo_requests(data: np.ndarray, cols: dict[str, np.ndarray], heads: dict[int
         seq = np.full(len(rows), -1, dtype=np.int64)
         ok = (hdr >= 0) & (hdr + 8 <= cols["caplen"][rows])
         at = cols["offset"][rows][ok].astype(np.int64) + hdr[ok]
-        ident[ok] = (data[at + 4].astype(np.int64) << 8) | data[at + 5]
-        seq[ok] = (data[at + 6].astype(np.int64) << 8) | data[at + 7]
+        b = [gather(data, at + k, release).astype(np.int64) for k in (4, 5, 6, 7)]
+        ident[ok] = (b[0] << 8) | b[1]
+        seq[ok] = (b[2] << 8) | b[3]
         for k in np.flatnonzero(~ok).tolist():
             head = heads.get(int(rows[k]))
             if head is not None and len(head) >= 8:
@@ -110,7 +126,8 @@ def echo_requests(data: np.ndarray, cols: dict[str, np.ndarray], heads: dict[int
     return request_in
 
 
-def quic(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def quic(data: np.ndarray, cols: dict[str, np.ndarray],
+         release: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
     """(conversation code, receiver's connection ID length) per packet for QUIC conversations."""
     n = len(cols["l4"])
     conv = np.zeros(n, dtype=np.uint8)
@@ -122,9 +139,10 @@ def quic(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.
         return conv, dcid
     at = (cols["offset"][rows] + cols["pl_off"][rows]).astype(np.int64)
     room = np.minimum(cols["pl_len"][rows], cols["caplen"][rows] - cols["pl_off"][rows])
-    first = np.where(room > 0, data[np.minimum(at, len(data) - 1)], 0)
+    first = np.where(room > 0, gather(data, np.minimum(at, len(data) - 1), release), 0)
     gquic = (room >= 11) & ((first & 0x09) == 0x09)
-    gquic[gquic] = (data[at[gquic] + 9] == ord("Q")) & (data[at[gquic] + 10] == ord("0"))
+    gquic[gquic] = ((gather(data, at[gquic] + 9, release) == ord("Q"))
+                    & (gather(data, at[gquic] + 10, release) == ord("0")))
     cand = ((first & 0x80) != 0) | gquic
     # Ports whose dissector accepts any payload of 12 bytes or more never reach QUIC.
     taken = np.zeros(65536, dtype=bool)

@@ -146,3 +146,10 @@ class Result:
         self.seq = np.zeros(n, dtype=np.int64)
         self.tls = np.zeros(n, dtype=np.uint16)
         self.tail = np.zeros(n, dtype=np.int64)
+
+    def part(self, lo: int, hi: int) -> "Result":
+        """The outcomes of candidates lo..hi-1, written through to this result."""
+        view = Result(0)
+        for name in self.__slots__:
+            setattr(view, name, getattr(self, name)[lo:hi])
+        return view

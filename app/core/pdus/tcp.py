@@ -15,6 +15,7 @@ that PDU starts: the summary rebuilds the PDU's bytes from the capture when it s
 from __future__ import annotations
 
 import bisect
+from typing import Callable
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from . import scan
 from .state import Conversation, Direction, Msp, Pool, Result
 
 # pdu_role bits
+RELEASE_EVERY = 32768  # segments replayed between two releases of the file pages read
 ROLE_SEGMENT = 1      # "[TCP segment of a reassembled PDU]": the PDU continues later
 ROLE_COMPLETE = 2     # completes a PDU that started in an earlier segment
 ROLE_ERROR = 4        # overlaps an already reassembled PDU (tshark's reassembly error)
@@ -229,7 +231,7 @@ def segment(d: Direction, conv: Conversation, key: int, i: int, seq: int, nxt: i
 
 
 def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
-        keys: np.ndarray) -> tuple[np.ndarray, Result]:
+        keys: np.ndarray, release: Callable[[], None] = lambda: None) -> tuple[np.ndarray, Result]:
     """The reassembly roles of the TCP segments ``rows`` (frame order) with protocol ``keys``.
 
     Returns the rows in the order the result lists them: connection by connection (all state
@@ -241,8 +243,23 @@ def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
     if len(rows) == 0:
         return rows, out
     with memoryview(data) as mv:
-        _replay(mv, cols, rows, keys, out)
+        # Connections are independent: replay them a block at a time, so the per-row Python
+        # lists and the file pages read stay bounded by the block, not the capture.
+        for lo, hi in _blocks(cols["tcp_stream"][rows]):
+            _replay(mv, cols, rows[lo:hi], keys[lo:hi], out.part(lo, hi))
+            release()
     return rows, out
+
+
+def _blocks(stream: np.ndarray, size: int = RELEASE_EVERY) -> list[tuple[int, int]]:
+    """(lo, hi) row ranges of about ``size`` rows that never split a connection."""
+    n = len(stream)
+    starts = np.flatnonzero(stream[1:] != stream[:-1]) + 1
+    targets = np.arange(size, n, size)
+    at = np.searchsorted(starts, targets)
+    cuts = np.unique(starts[at[at < len(starts)]]).tolist()
+    bounds = [0, *cuts, n]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _runs(cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
