@@ -54,6 +54,22 @@ def serve(settings: Settings, banner: list[str] | None = None, app=None) -> None
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
+def port_problem(settings: Settings) -> str | None:
+    """Why the server could not listen where asked (None: it can). Checked before a capture
+    is added or started, so a taken port leaves nothing half-done in the library."""
+    import socket  # noqa: PLC0415
+
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((settings.host, settings.port))
+    except OSError as exc:
+        return (f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}. "
+                "Is another server running there? Stop it, or choose another port with --port.")
+    return None
+
+
 def open_file(settings: Settings, path: Path, display_filter: str | None) -> str:
     """Add ``path`` to the library and return the capture page's path (with the filter)."""
     from app.core.library import Library  # noqa: PLC0415
@@ -76,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog="wirelens serve", description="Start the Wirelens server.")
         _server_options(parser)
         args = parser.parse_args(argv[1:])
-        serve(_settings(args))
+        settings = _settings(args)
+        problem = port_problem(settings)
+        if problem:
+            print(f"wirelens: {problem}", file=sys.stderr)
+            return 2
+        serve(settings)
         return 0
     parser = argparse.ArgumentParser(
         prog="wirelens",
@@ -92,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     if args.list_interfaces:
         return print_interfaces()
+    if args.interface or args.read:
+        problem = port_problem(settings)
+        if problem:
+            print(f"wirelens: {problem}", file=sys.stderr)
+            return 2
     if args.interface:
         if args.read:
             parser.error("-r and -i cannot be used together")

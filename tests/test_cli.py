@@ -99,3 +99,20 @@ def test_read_refuses_a_text_file(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "not a capture file" in proc.stderr
+
+
+def test_a_taken_port_is_reported_before_anything_is_added_or_captured(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        data = tmp_path / "d"
+        for args in (["serve"], ["-r", str(CORPUS / "dpkt_http.pcap")],
+                     ["-i", "lo", "-f", "tcp port 8080"]):
+            cmd = [sys.executable, "-m", "app.cli", *args, "--port", port, "--data-dir", str(data)]
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+            assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+            assert "Open http" not in proc.stdout
+        captures = list((data / "captures").glob("*")) if (data / "captures").exists() else []
+        assert captures == []
