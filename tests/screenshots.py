@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -23,8 +24,12 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.netns.namespaces import ROOT, namespace, wait_http
-from tests.netns.test_handshake import curl_like
+try:
+    from tests.netns.namespaces import ROOT, namespace, wait_http
+    from tests.netns.test_handshake import curl_like
+except ModuleNotFoundError as exc:  # pytest, Playwright ...: the test extras are not installed
+    sys.exit(f"{exc}: the screenshots need the test dependencies; run `bash tests/run.sh` once "
+             "(or `.venv/bin/pip install -e '.[test]'`)")
 
 CHROMIUM = os.environ.get("WIRELENS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
@@ -98,6 +103,11 @@ def shoot(base: str, capture_id: str, flow: dict, out: Path) -> list[Path]:
         if exists(ladder):
             page.goto(ladder)
             page.wait_for_load_state("networkidle")
+            # Tall enough for the whole diagram, down to the last ACK and the final states: the
+            # diagram scrolls inside a box of the window's height less 200 px.
+            height = int(float(page.locator("svg.ladder").first.get_attribute("height") or 0))
+            page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height + 240)})
+            page.mouse.move(0, 0)
             written.append(out / "walkthrough-ladder.png")
             page.screenshot(path=str(written[-1]))
         else:
@@ -113,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("needs root: it makes a network namespace and captures in it", file=sys.stderr)
+        return 1
+    if shutil.which("ip") is None:
+        print("no `ip` command (apt-get install iproute2)", file=sys.stderr)
         return 1
     if not Path(CHROMIUM).exists():
         print(f"no Chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
