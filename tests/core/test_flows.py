@@ -1,9 +1,12 @@
 """Conversations against tshark's per-stream packet and byte counts on every corpus capture."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
-from app.core.flows import FlowTable, parse_flow_id
+from app.core.flows import FlowTable, parse_flow_id, round9
 from app.core.errors import NotFound
 from app.core.index import build_index
 from tests.reference import CORPUS, capture_names, load_reference
@@ -63,3 +66,36 @@ def test_flow_ids_are_checked():
     for bad in ("../x-tcp-1", "0123456789abcdef-icmp-1", "0123456789abcdef-tcp-", ""):
         with pytest.raises(NotFound):
             parse_flow_id(bad)
+
+
+def test_round9_is_pythons_round():
+    rng = np.random.default_rng(0)
+    ties = (rng.integers(0, 10**12, 20000) + 0.5) / 1e9  # products that land near .5
+    values = np.concatenate([
+        rng.random(20000) * 1e5, rng.integers(0, 10**15, 20000) / 1e9, ties,
+        np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf), -rng.random(2000) * 100,
+        (rng.integers(0, 10**9, 2000) * 2 + 1) / 2048.0,  # exact halves at the 9th decimal
+        [0.0, -0.0, -1e-12, 1e7, 1e300, np.inf],
+    ])
+    got = round9(values)
+    want = [round(v, 9) for v in values.tolist()]
+    assert [(g, math.copysign(1, g)) for g in got] == [(w, math.copysign(1, w)) for w in want]
+    assert math.isnan(round9(np.array([np.nan]))[0])
+
+
+def _same(a, b) -> bool:
+    """Equal values of equal types, dict keys in the same order."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_flows_of_many_streams_are_the_flows_one_by_one(protocol, indexes):
+    for name, idx in indexes.items():
+        table = FlowTable(idx, protocol)
+        streams = table.matching(None)[::-1]  # any order, kept
+        many = table.flows("0123456789abcdef", streams)
+        assert len(many) == len(streams)
+        for stream, flow in zip(streams.tolist(), many):
+            assert _same(flow, table.flow("0123456789abcdef", stream)), (name, stream)
