@@ -126,6 +126,11 @@ class IndexBuilder:
         self._count = 0  # packets whose columns are stored: what a snapshot may show
         self._lock = threading.Lock()
 
+    def retarget(self, path: Path) -> None:
+        """Read on from ``path``: the same file, renamed or linked since (offsets still hold)."""
+        self.capture_path = Path(path)
+        self.reader.path = Path(path)
+
     @property
     def count(self) -> int:
         """Packets decoded and stored so far (the reader may already be ahead of this)."""

@@ -10,10 +10,9 @@ from fastapi.responses import FileResponse
 from app import __version__
 from app.core import filtering, stats
 from app.models import (Capture, CaptureList, ConversationList, EndpointList, ErrorBody, Extraction,
-                        Health,
-                        PacketDetail, PacketPage)
+                        Health, PacketDetail, PacketPage)
 from app.web.deps import CapturesDep, JobsDep, SettingsDep
-from app.web.uploads import receive_upload
+from app.web.uploads import store_upload
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422)}
 router = APIRouter(prefix="/api", responses=ERRORS)
@@ -35,9 +34,7 @@ async def list_captures(captures: CapturesDep) -> dict:
 @router.post("/captures", response_model=Capture, status_code=201, tags=["captures"])
 async def upload_capture(request: Request, captures: CapturesDep, jobs: JobsDep) -> dict:
     """Upload a pcap or pcapng file (optionally gzip-compressed) as multipart field ``file``."""
-    path, name = await receive_upload(request, captures.library)
-    record = await run_in_threadpool(captures.library.add_file, path, name)
-    jobs.index(record.id)
+    record = await store_upload(request, captures, jobs)
     return record.as_dict()
 
 

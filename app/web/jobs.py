@@ -9,6 +9,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from app.core.capture import Captures
+from app.core.index import IndexBuilder
 
 log = logging.getLogger("wirelens")
 
@@ -19,14 +20,15 @@ class Jobs:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index")
         self._running: dict[str, Future] = {}
 
-    def index(self, capture_id: str) -> Future:
-        future = self._pool.submit(self._run, capture_id)
+    def index(self, capture_id: str, builder: IndexBuilder | None = None) -> Future:
+        """Index a capture; ``builder`` continues what was read of it while it arrived."""
+        future = self._pool.submit(self._run, capture_id, builder)
         self._running[capture_id] = future
         return future
 
-    def _run(self, capture_id: str):
+    def _run(self, capture_id: str, builder: IndexBuilder | None = None):
         try:
-            return self.captures.index(capture_id)
+            return self.captures.index(capture_id, builder=builder)
         except Exception:  # a fault in indexing must not kill the worker thread
             log.exception("indexing %s failed", capture_id)
             self.captures.library.update(

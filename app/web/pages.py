@@ -21,7 +21,7 @@ from app.core import filtering
 from app.core.errors import WirelensError
 from app.web.deps import CapturesDep, JobsDep, SettingsDep
 from app.web.templating import templates
-from app.web.uploads import receive_upload
+from app.web.uploads import store_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -215,9 +215,7 @@ async def library_page(request: Request, captures: CapturesDep) -> HTMLResponse:
 @router.post("/captures")
 async def upload_form(request: Request, captures: CapturesDep, jobs: JobsDep) -> RedirectResponse:
     """The upload form without JavaScript: store the file, start indexing, go to its page."""
-    path, name = await receive_upload(request, captures.library)
-    record = await run_in_threadpool(captures.library.add_file, path, name)
-    jobs.index(record.id)
+    record = await store_upload(request, captures, jobs)
     return RedirectResponse(URLS.capture(record.id), status_code=303)
 
 

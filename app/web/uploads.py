@@ -10,15 +10,46 @@ import errno
 from pathlib import Path
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from app.core.capture import Captures
 from app.core.errors import CaptureTooLarge, WirelensError
-from app.core.library import Library
+from app.core.growing import GrowingIndex
+from app.core.library import CaptureRecord, Library
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# Uploads bigger than this are indexed while they arrive; smaller ones index in a moment anyway.
+FOLLOW_FROM = 4 << 20
+
+
+class _Sink:
+    """The incoming file, followed by a :class:`GrowingIndex` once it is big enough."""
+
+    def __init__(self, out, path: Path, max_packets: int | None) -> None:
+        self.out = out
+        self.path = path
+        self.max_packets = max_packets
+        self.size = 0
+        self.head = b""
+        self.follower: GrowingIndex | None = None
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        if len(self.head) < 64:
+            self.head += data[:64 - len(self.head)]
+        before, self.size = self.size, self.size + len(data)
+        if self.follower is not None:
+            self.out.flush()  # the follower reads the file, not this buffer
+        elif before < FOLLOW_FROM <= self.size:
+            self.out.flush()
+            self.follower = GrowingIndex.start_if_capture(self.path, self.head, self.max_packets)
+
+    def stop(self):
+        return self.follower.stop() if self.follower is not None else None
 
 
 class StorageFull(WirelensError):
@@ -80,15 +111,28 @@ class _FilePart:
         self.out.write(data[start:end])
 
 
-async def receive_upload(request: Request, library: Library) -> tuple[Path, str]:
-    """Stream a multipart (field ``file``) or raw body into library/incoming; (path, name)."""
+async def store_upload(request: Request, captures: Captures, jobs) -> CaptureRecord:
+    """Receive an upload, add it to the library and start (or continue) its indexing."""
+    path, name, sink = await receive_upload(request, captures.library)
+    builder = await run_in_threadpool(sink.stop)
+    record = await run_in_threadpool(captures.library.add_file, path, name)
+    if builder is not None:
+        builder.retarget(captures.library.original_path(record.id))
+    jobs.index(record.id, builder=builder)
+    return record
+
+
+async def receive_upload(request: Request, library: Library) -> tuple[Path, str, _Sink]:
+    """Stream a multipart (field ``file``) or raw body into library/incoming; (path, name, the
+    sink that wrote it, whose follower may have indexed it meanwhile)."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > library.max_upload_bytes + 64 * 1024:
         raise CaptureTooLarge(f"The upload is larger than the limit of {library.max_upload_bytes} bytes.")
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    path, out = library.incoming_file()
+    path, file = library.incoming_file()
+    out = _Sink(file, path, library.max_packets)
     try:
-        with out:
+        with file:
             if ctype == b"multipart/form-data":
                 boundary = params.get(b"boundary")
                 if not boundary:
@@ -115,11 +159,13 @@ async def receive_upload(request: Request, library: Library) -> tuple[Path, str]
                     out.write(chunk)
                 name = request.headers.get("x-filename", "capture")
     except OSError as exc:
+        await run_in_threadpool(out.stop)
         path.unlink(missing_ok=True)
         if exc.errno in DISK_FULL:
             raise StorageFull() from exc
         raise
     except BaseException:
+        await run_in_threadpool(out.stop)
         path.unlink(missing_ok=True)
         raise
-    return path, name
+    return path, name, out
