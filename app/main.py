@@ -1,6 +1,7 @@
 """Builds the web application: settings, the library, routes, static files and error handling."""
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,6 +22,12 @@ from app.web import api_live, events
 from app.web import pages_flows
 
 
+def _warm_up() -> None:
+    """Load the packet dissectors (Scapy) now rather than on the first packet someone opens,
+    which would otherwise wait a good part of a second for them."""
+    from app.core import dissect  # noqa: F401, PLC0415
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     library = Library(settings.data_dir, max_upload_bytes=settings.max_upload_bytes,
@@ -39,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # shutdown signal ends the event streams first (the server waits for open responses).
         live.recover(jobs.index)
         events.end_streams_on_signal(feeds)
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
         yield
         feeds.shutdown()
         await run_in_threadpool(live.shutdown)
