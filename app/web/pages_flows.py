@@ -122,7 +122,7 @@ def _matching_flows(view, capture_id: str, protocols: list[str], mask) -> list[d
     flows = []
     for protocol in protocols:
         table = view.flow_table(protocol)
-        flows.extend(table.flow(capture_id, int(s)) for s in table.matching(mask))
+        flows.extend(table.flows(capture_id, table.matching(mask)))
     return flows
 
 
