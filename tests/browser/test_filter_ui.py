@@ -195,3 +195,29 @@ def test_apply_and_prepare_as_filter_from_the_tree(server, page, problems, captu
     wait_filter(page, "dns.id == 35")
     expect(rows(page)).to_have_count(matched(page, server, cid, "dns.id == 35"))
     assert problems == []
+
+
+def test_a_field_read_from_the_packets_shows_its_progress(server, page, problems, tmp_path):
+    from tests.browser.test_upload_stream import big_capture  # noqa: PLC0415
+
+    path = tmp_path / "many-http.pcap"
+    big_capture(path, 1000)  # 43,000 packets: reading http.host from them takes seconds
+    big = upload(server, path, "many-http.pcap")
+    page.goto(f"{server}/captures/{big['id']}")
+    box, busy = page.locator("#filter"), page.locator("#filter-form .busy")
+    retype(page, "http.host")
+    box.press("Enter")
+    # While the pass runs, the bar says what is read and how far it has got.
+    expect(busy).to_contain_text(re.compile(r"Reading (frame\.protocols|http\.host) from [\d,]+ packets… \d+%"),
+                                 timeout=30_000)
+    wait_filter(page, "http.host")
+    expect(rows(page).first).to_be_visible(timeout=60_000)
+    # Copies of one connection overlap in sequence space, so most repeats are retransmissions,
+    # not HTTP: the count is whatever the filter says, as long as it is what the list shows.
+    count = matched(page, server, big["id"], "http.host")
+    assert 0 < count < big["packets"]
+    expect(page.locator("strong[data-matched]")).to_contain_text(f"{count:,}")
+    expect(busy).not_to_contain_text("Reading")
+    progress = page.request.get(f"{server}/api/captures/{big['id']}/extraction").json()
+    assert progress["field"] == "http.host" and not progress["running"]
+    assert problems == []
