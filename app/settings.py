@@ -43,6 +43,10 @@ class Settings:
     # web page cannot reach a token-less local server through DNS rebinding).
     allowed_hosts: list[str] = field(default_factory=lambda: [
         h.strip() for h in os.environ.get("WIRELENS_ALLOWED_HOSTS", "").split(",") if h.strip()])
+    # Wrong access tokens: this many from one client address within the window (seconds) make
+    # that address wait out a window before its next attempt (429); 0 turns the limit off.
+    login_max_failures: int = field(default_factory=lambda: _env_int("WIRELENS_LOGIN_MAX_FAILURES", 10))
+    login_window_seconds: float = field(default_factory=lambda: _env_int("WIRELENS_LOGIN_WINDOW", 60))
     max_concurrent_uploads: int = field(default_factory=lambda: _env_int("WIRELENS_MAX_UPLOADS", 8))
     max_packets: int = field(default_factory=lambda: _env_int("WIRELENS_MAX_PACKETS", 20_000_000))
     live_max_bytes: int = field(default_factory=lambda: _env_int("WIRELENS_LIVE_MAX_BYTES", 1 << 30))

@@ -16,6 +16,7 @@ to local host names, so a web page cannot reach it through DNS rebinding.
 
 Everything is one ASGI middleware in front of every route, so a route added later is guarded
 without doing anything; only the paths in ``OPEN_PATHS``/``OPEN_PREFIXES`` answer without it.
+Wrong tokens count against the client's address (``login_limit``): past the limit it gets 429.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.settings import Settings
 from app.web.errors import error_response, wants_html
+from app.web.login_limit import LoginLimiter, client_address
 from app.web.templating import templates
 
 COOKIE = "wirelens_session"
@@ -62,6 +64,7 @@ class Access:
             self.generated = True
         self.token = settings.token or ""
         self._key = hashlib.sha256(b"wirelens session key\0" + self.token.encode()).digest()
+        self.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_seconds)
 
     def check_token(self, candidate: str | None) -> bool:
         if not self.token or not candidate:
@@ -197,19 +200,29 @@ class AccessMiddleware:
         authorization = headers.get("authorization")
         if authorization is not None:
             scheme, _, value = authorization.partition(" ")
+            if await self._refused_while_blocked(scope, receive, send, authorization.strip()):
+                return
             if scheme.lower() == "bearer" and self.access.check_token(value.strip()):
+                self.access.limiter.succeeded(client_address(scope))
                 state["auth"] = "bearer"
                 await self.app(scope, receive, send)
                 return
+            if authorization.strip():
+                self.access.limiter.failed(client_address(scope))
             await self._unauthorized(scope, receive, send, "The access token is not valid.")
             return
 
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         token = next((v for k, v in query if k == "token"), None)
         if token is not None and method in ("GET", "HEAD") and scope["type"] == "http":
+            if await self._refused_while_blocked(scope, receive, send, token):
+                return
             if not self.access.check_token(token):
+                if token:
+                    self.access.limiter.failed(client_address(scope))
                 await self._unauthorized(scope, receive, send, "The access token is not valid.")
                 return
+            self.access.limiter.succeeded(client_address(scope))
             # Trade the token for a cookie and drop it from the address bar (and history).
             rest = urlencode([(k, v) for k, v in query if k != "token"])
             target = safe_next(quote(path) + ("?" + rest if rest else ""))
@@ -245,6 +258,22 @@ class AccessMiddleware:
             return True
         except ValueError:
             return False
+
+    async def _refused_while_blocked(self, scope: Scope, receive: Receive, send: Send,
+                                     credential: str) -> bool:
+        """Answer 429 (and True) when the client may not try a token now; the token it sent
+        is not even checked, so a right guess during the wait is worth nothing."""
+        wait = self.access.limiter.retry_after(client_address(scope)) if credential else 0
+        if not wait:
+            return False
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return True
+        request = Request(scope, receive)
+        here = safe_next(scope.get("path", "/"))
+        response = too_many_attempts(request, wait, here, page=wants_html(request))
+        await response(scope, receive, send)
+        return True
 
     async def _deny(self, scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
         if scope["type"] == "websocket":
@@ -285,6 +314,20 @@ def login_page(request: Request, next_url: str, status: int = 200, error: str | 
                                       status_code=status)
 
 
+def too_many_attempts(request: Request, wait: int, next_url: str, page: bool) -> Response:
+    """429 for an address that sent too many wrong tokens: the login page with the message
+    for a browser, the API's JSON error shape otherwise; Retry-After says when to try again."""
+    message = (f"Too many wrong access tokens from your address: wait {wait} s before trying "
+               "again.")
+    if page:
+        response: Response = login_page(request, next_url, status=429, error=message)
+    else:
+        response = JSONResponse({"error": message, "detail": {"retry_after": wait}}, status_code=429)
+    response.headers["retry-after"] = str(wait)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
 def _access(request: Request) -> Access:
     return request.app.state.access
 
@@ -313,10 +356,17 @@ async def login(request: Request) -> Response:
     target = safe_next(form.get("next"))
     if not access.required:
         return RedirectResponse(target, status_code=303)
+    client = client_address(request.scope)
+    wait = access.limiter.retry_after(client)
+    if wait:
+        return too_many_attempts(request, wait, target, page=True)
     if not access.check_token(form.get("token", "").strip()):
+        # Counted before the pause, so guesses sent side by side are all counted at once.
+        access.limiter.failed(client)
         # A pause makes guessing slow; the generated token is far too long to guess anyway.
         await asyncio.sleep(0.3)
         return login_page(request, target, status=401, error="That is not the access token of this server.")
+    access.limiter.succeeded(client)
     response = RedirectResponse(target, status_code=303)
     response.headers["set-cookie"] = _cookie(access.new_session(), SESSION_SECONDS,
                                              _secure(request.scope, request.headers))
