@@ -9,7 +9,8 @@ a subscriber whose queue would hold more than its row limit loses the queued row
 slow or vanished client therefore costs the capture and the other clients nothing.
 
 A subscriber first catches up by itself: rows after the frame it asked to start from up to the
-point where the feed's batches begin, read from the index at the pace the client takes them.
+point where the feed's batches begin, read from the index at the pace the client takes them
+(and again, woken by a ``catchup`` item, for the rows of a tick that was at work when it joined).
 Frame numbers only grow, so the stream writer drops any row at or below the last one it sent,
 and a reconnect that names its last frame resumes with neither gap nor duplicate.
 """
@@ -78,12 +79,18 @@ class Hub:
                 view = self.captures.open(capture_id)
                 return Snapshot(view.record, view)
             except NotReady:
-                return Snapshot(self.captures.library.get(capture_id), None)
+                record = self.captures.library.get(capture_id)
+                # ``open`` read the record while the capture was indexed and then found the
+                # index finished: a ready capture has a view, so look again rather than report
+                # it ready with no packets (its streams would end at once, rows missing).
+                if record.status != "ready" or attempts >= 3:
+                    return Snapshot(record, None)
+                attempts += 1
             except (ValueError, IndexError):
                 # An upload's index builder can be caught between counting a chunk and storing
                 # its columns (live captures use a builder that cannot); the next look is whole.
                 attempts += 1
-                if attempts == 3:
+                if attempts >= 3:
                     raise
                 time.sleep(0.02)
 
@@ -176,8 +183,9 @@ class Hub:
                 feed.stop()
 
     async def catch_up(self, sub: Subscriber) -> AsyncIterator[Batch]:
-        """Rows after ``sub.start`` up to where the feed's batches begin, pulled at the client's pace."""
-        pos = sub.start
+        """Rows after ``sub.start`` up to where the feed's batches begin, pulled at the client's
+        pace; called again when the feed moves that point (it resumes where it got to)."""
+        pos = sub.caught
         while pos < sub.catchup_until and not sub.gone:
             snap = await to_thread.run_sync(self.snapshot, sub.capture_id)
             view = snap.view
@@ -193,7 +201,7 @@ class Hub:
                 last = k + BATCH_ROWS >= len(positions)
                 yield Batch(rows, list(range(base + k, base + k + len(chunk))),
                             target if last else chunk[-1] + 1)
-            pos = target
+            pos = sub.caught = max(sub.caught, target)
 
     def shutdown(self) -> None:
         """End every stream now (the server is stopping; clients reconnect to the next one)."""
@@ -257,7 +265,7 @@ class Feed:
         try:
             snap = await to_thread.run_sync(self.hub.snapshot, self.capture_id)
         except NotFound:
-            for sub in subs:
+            for sub in list(self.subscribers):  # also those that joined during the look
                 sub.offer("status", {"id": self.capture_id, "status": "deleted"})
                 sub.close("done", {"status": "deleted", "packets": self.published})
             self.stop()
@@ -283,12 +291,15 @@ class Feed:
                 for batch in value or ():
                     sub.offer("rows", batch)
             self.published = hi
-        # Subscribers that joined while this tick worked start their own catch-up from where
-        # they joined; the rows of this tick were not offered to them.
+        # Subscribers that joined while this tick worked were not offered its rows (nor its
+        # resync): they read them themselves. Their stream may already have finished its
+        # catch-up and be waiting for events, so it is woken to catch up again, before the
+        # events that follow (this tick's done among them).
         ticked = set(map(id, subs))
         for sub in self.subscribers:
-            if id(sub) not in ticked:
-                sub.catchup_until = max(sub.catchup_until, self.published)
+            if id(sub) not in ticked and sub.catchup_until < self.published:
+                sub.catchup_until = self.published
+                sub.offer("catchup")
         self._report(snap, status, n)
 
     def _report(self, snap: Snapshot, status: str, n: int) -> None:
@@ -313,7 +324,9 @@ class Feed:
             self._progress_sent = now
             for sub in self.subscribers:
                 sub.offer("progress", progress)
-        if status in FINAL and self.published >= n:
+        # A ready capture always has a view: without one, this look was not whole; wait.
+        whole = snap.view is not None or status == "error"
+        if status in FINAL and self.published >= n and whole:
             for sub in self.subscribers:
                 sub.close("done", {"status": status, "packets": n})
             self.stop()

@@ -36,6 +36,7 @@ class Subscriber:
         self.start = start  # frames up to this number are never sent
         self.max_rows = max_rows
         self.catchup_until = 0  # frames up to here are read by the subscriber itself
+        self.caught = start  # ... and frames up to here it has read (or skipped on a resync)
         self.resyncs = 0
         self.status: str | None = None  # the capture status this client was last told
         self.ended = False  # the feed has queued its last event for this subscriber

@@ -132,16 +132,20 @@ async def _stream(hub: Hub, sub: Subscriber, encoder: Encoder, keepalive: float,
     try:
         yield f"retry: {RETRY_MS}\n\n"
         yield encoder.other("status", first_status)
-        async for batch in hub.catch_up(sub):
-            sent, text = _rows(batch, sent, encoder)
-            if text:
-                yield text
         while True:
+            # Rows this client reads itself: first those before the feed's batches, then those
+            # of a feed tick it joined in the middle of (the feed queues "catchup" for that).
+            async for batch in hub.catch_up(sub):
+                sent, text = _rows(batch, sent, encoder)
+                if text:
+                    yield text
             item = await sub.next(keepalive)
             if item is None:
                 yield ": keep-alive\n\n"
                 continue
             kind, payload = item
+            if kind == "catchup":
+                continue
             if kind == "rows":
                 sent, text = _rows(payload, sent, encoder)
                 if text:
@@ -151,6 +155,7 @@ async def _stream(hub: Hub, sub: Subscriber, encoder: Encoder, keepalive: float,
                 return
             if kind == "resync":
                 sent = max(sent, int(payload["after"]))
+                sub.caught = max(sub.caught, sent)  # the client reloads those rows itself
             yield encoder.other(kind, payload)
             if kind in ("done", "error"):
                 return
