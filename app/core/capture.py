@@ -248,10 +248,12 @@ class Captures:
 
     def open(self, capture_id: str) -> CaptureView:
         """The capture's view; 409 while it is still indexing."""
+        # The builder first: indexing records "ready" before it lets go of its builder, so a
+        # capture read as not ready here still has one, and none is ever missed in between.
+        with self._lock:
+            builder = self._building.get(capture_id)
         record = self.library.get(capture_id)
         if record.status != "ready":
-            with self._lock:
-                builder = self._building.get(capture_id)
             if builder is not None and (builder.count or record.status == "capturing"):
                 # Still being read (or written, live): the packets so far are already viewable.
                 return CaptureView(record, builder.snapshot())
@@ -269,8 +271,9 @@ class Captures:
         with self._lock:
             self._open[capture_id] = view
             while len(self._open) > OPEN_CACHE:
-                _, old = self._open.popitem(last=False)
-                old.index.close()
+                # Not closed here: a request may still be reading from it. Its file is closed
+                # when the last view of it goes away.
+                self._open.popitem(last=False)
         return view
 
     def follow(self, capture_id: str, builder: IndexBuilder) -> None:
