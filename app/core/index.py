@@ -172,7 +172,13 @@ class IndexBuilder:
             n = self._count
             parts = {name: list(v) for name, v in self.parts.items()}
             raw_addrs = list(self.raw_addrs)
-        columns = {name: np.concatenate(v) for name, v in parts.items()}
+        columns = {name: v[0] if len(v) == 1 else np.concatenate(v) for name, v in parts.items()}
+        with self._lock:
+            # The joined arrays replace the chunks they hold: the builder and what it returned
+            # share one copy, and the next call joins only the chunks read since.
+            for name, v in parts.items():
+                if len(v) > 1:
+                    self.parts[name] = [columns[name]] + self.parts[name][len(v):]
         if not columns:
             columns = {name: np.zeros(0, dt) for name, (dt, _) in layers.COLUMNS.items()}
             for name in RECORD_COLUMNS:
