@@ -27,6 +27,7 @@ from app.core import layers, npyio, pdus, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
 
 INDEX_VERSION = 1
+SPILL_FROM = 65536  # packets: below this, keeping the columns in memory costs little
 CHUNK = 16384  # packets decoded together: big enough for numpy, small enough for the cache
 
 RECORD_COLUMNS = ("offset", "caplen", "wirelen", "ts_sec", "ts_nsec", "iface", "linktype")
@@ -144,13 +145,15 @@ class IndexBuilder:
             if final:
                 self.reader.read(final=True)  # raises: the file is empty
             return 0
+        # Records first, then the mapping: a file that grows in between is mapped with every
+        # record the reader found (mapped first, it could end before the last of them).
+        batch = self.reader.read(final=final, max_records=max_records)
+        if len(batch) == 0:
+            return 0
         with open(self.capture_path, "rb") as f:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             data = np.frombuffer(mm, dtype=np.uint8)
             try:
-                batch = self.reader.read(final=final, max_records=max_records)
-                if len(batch) == 0:
-                    return 0
                 first = self.reader.count - len(batch)
                 cols = layers.decode(data, batch.offset, batch.caplen, batch.wirelen, batch.linktype)
                 for name in RECORD_COLUMNS:
@@ -187,6 +190,28 @@ class IndexBuilder:
         columns.update(streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]))
         return columns
 
+    def _columns_on_disk(self, work: Path) -> dict[str, np.ndarray] | None:
+        """The columns so far, written from the chunks straight to ``work`` and mapped back:
+        the whole-capture passes then hold in memory only the columns they read, and no joined
+        copy is ever made. None for a capture small enough to keep in memory."""
+        with self._lock:
+            n = self._count
+            parts = {name: list(v) for name, v in self.parts.items()}
+            raw_addrs = list(self.raw_addrs)
+            self._snapshot = None
+        if n < SPILL_FROM or not parts:
+            return None
+        for name, chunks in parts.items():
+            _write_chunks(work / f"{name}.npy", chunks, n)
+        names = list(parts)
+        for name, values in streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]).items():
+            _save(work / f"{name}.npy", values)
+            names.append(name)
+        columns = {name: _mapped(work / f"{name}.npy") for name in names}
+        with self._lock:
+            self.parts = {name: [columns[name]] for name in parts}
+        return columns
+
     def snapshot(self) -> "PartialIndex":
         """A read-only view of the packets indexed so far (cached until more are read)."""
         with self._lock:
@@ -213,7 +238,13 @@ class IndexBuilder:
         _remove_abandoned_builds(directory)
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        columns = self.columns()
+        columns = self._columns_on_disk(work)
+        # Columns mapped from the build folder are saved already (changes go to their files).
+        spilled = {k: v for k, v in (columns or {}).items() if isinstance(v, np.memmap)}
+        if columns is None:
+            columns = self.columns()
+            with self._lock:
+                self.parts = {name: [columns[name]] for name in self.parts}  # one copy, not two
         size = os.path.getsize(self.capture_path)
         tcp_streams = None
         with open(self.capture_path, "rb") as f:
@@ -223,11 +254,6 @@ class IndexBuilder:
                 offsets, caplens = columns["offset"], columns["caplen"]
                 reassembly.reassemble(
                     lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
-                spilled = _spill(columns, work)
-                with self._lock:
-                    # The chunks now live on in ``columns``: hold one copy, not two, no snapshot.
-                    self.parts = {name: [columns[name]] for name in self.parts}
-                    self._snapshot = None
                 # The passes below read packets all over the file; the pages they touch are
                 # dropped from this process's memory after each (the kernel still caches them).
                 release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else None
@@ -260,20 +286,30 @@ class IndexBuilder:
         return CaptureIndex(directory, self.capture_path)
 
 
-SPILL_FROM = 65536  # packets: below this, keeping the columns in memory costs little
 
 
-def _spill(columns: dict[str, np.ndarray], work: Path) -> dict[str, np.ndarray]:
-    """Write the decoded columns to the build folder now and read them back memory-mapped:
-    the whole-capture passes then hold in memory only the columns they read. Returns the
-    mapped arrays by name (read-only: a pass that changed one in place would fail loudly)."""
-    n = len(columns["offset"])
-    if n == 0 or n < SPILL_FROM:
-        return {}
-    for name, values in columns.items():
-        _save(work / f"{name}.npy", values)
-        columns[name] = npyio.load(work / f"{name}.npy", "r")
-    return dict(columns)
+def _write_chunks(path: Path, chunks: list[np.ndarray], n: int) -> None:
+    """The first ``n`` rows of ``chunks`` as one .npy file, written chunk by chunk."""
+    partial = path.with_name(path.name + ".part")
+    header = {"descr": np.lib.format.dtype_to_descr(chunks[0].dtype), "fortran_order": False,
+              "shape": (n,) + chunks[0].shape[1:]}
+    with open(partial, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        left = n
+        for chunk in chunks:
+            if left <= 0:
+                break
+            np.ascontiguousarray(chunk[:left]).tofile(f)
+            left -= len(chunk)
+    os.replace(partial, path)
+
+
+def _mapped(path: Path) -> np.ndarray:
+    """A column file mapped for reading and writing (the passes fix some rows in place)."""
+    try:
+        return npyio.load(path, "r+")
+    except ValueError:  # an empty array cannot be mapped
+        return npyio.load(path)
 
 
 def _save(path: Path, values: np.ndarray) -> None:
