@@ -149,7 +149,7 @@ def test_upload_browse_and_keyboard(server, page, problems, corpus_dir):
 
     # "/" focuses the filter box (without typing the slash), Escape goes back to the list.
     page.keyboard.press("/")
-    assert page.evaluate("document.activeElement.id") == "filter"
+    expect(page.locator("#filter")).to_be_focused()
     assert page.input_value("#filter") == ""
     page.keyboard.press("Escape")
     assert active_pane(page) == "list"

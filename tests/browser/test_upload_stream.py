@@ -24,8 +24,7 @@ def test_big_upload_streams_rows_while_indexing(browser, server, tmp_path):
         page.wait_for_url("**/captures/*/live", timeout=60_000)
         # Rows, not their visibility: the list keeps only the rows near the view displayed, and
         # which those are depends on how far the stream has got.
-        page.wait_for_function("document.querySelectorAll('#live-rows tr[data-number]').length > 0",
-                               timeout=30_000)
+        page.locator("#live-rows tr[data-number]").first.wait_for(state="attached", timeout=30_000)
         page.wait_for_url(lambda url: "/captures/" in url and "/live" not in url, timeout=120_000)
         page.wait_for_selector("tr[data-number]", timeout=30_000)
         assert "/captures/" in page.url
