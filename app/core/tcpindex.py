@@ -3,7 +3,8 @@
 Stream numbers are computed vectorised per conversation; only conversations where a SYN arrives
 after the first segment (a possible port reuse) go through the exact, sequential rule of
 ``app.core.tcp.assign_streams``. The analysis (relative numbers, flags, states) then runs once
-over all segments and is stored as columns, so rows, filters and ladders read it directly.
+over all segments (on two cores for big captures) and is stored as columns, so rows, filters
+and ladders read it directly.
 """
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, streams
-from app.core.tcp import TcpSegments, analyze, assign_streams
+from app.core import layers, procpool, streams
+from app.core.tcp import TcpSegments, assign_streams
+from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
 
 SYN, ACK = 0x002, 0x010
 RELEASE_EVERY = 8192
+# TCP segments from which half of the analysis runs in a worker process: below, starting and
+# feeding it costs about what it saves.
+PARALLEL_FROM = 200_000
+# Index column of each INDEX_FIELDS value of the analysis, with its dtype
+ANALYSIS_COLUMNS = {
+    "tcp_seq": "u4", "tcp_ack": "u4", "tcp_nxtseq": "i8", "tcp_window": "i8", "tcp_analysis": "u4",
+    "tcp_dup_num": "u4", "tcp_dup_frame": "i8", "tcp_state_a": "u1", "tcp_state_b": "u1",
+}
 
 
 def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,38 +112,60 @@ def _window_scale(data: np.ndarray, cols: dict[str, np.ndarray], i: int) -> int:
 
 def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
                      release: Callable[[], None] | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    """Per-packet TCP analysis columns and the per-stream summary arrays."""
+    """Per-packet TCP analysis columns and the per-stream summary arrays.
+
+    From PARALLEL_FROM segments on, the streams of about half of the segments are analysed in
+    a worker process (app.core.procpool) while this process analyses the others: streams are
+    independent, so the merged result is the one a single analysis gives."""
     n = len(cols["l4"])
     stream, direction, reused = tcp_streams(cols)
     out = {"tcp_stream": stream, "tcp_dir": direction}
     rows = np.flatnonzero(stream >= 0)
-    names = ("tcp_seq", "tcp_ack", "tcp_nxtseq", "tcp_window", "tcp_analysis", "tcp_dup_num",
-             "tcp_dup_frame", "tcp_state_a", "tcp_state_b")
-    dtypes = ("u4", "u4", "i8", "i8", "u4", "u4", "i8", "u1", "u1")
-    for name, dt in zip(names, dtypes):
+    for name, dt in ANALYSIS_COLUMNS.items():
         out[name] = np.zeros(n, dtype=dt)
     out["tcp_nxtseq"][:] = -1
     if len(rows) == 0:
         return out, {}
+    tcp_stream = stream[rows]
+    # One time origin for all parts: the analysis compares times with fixed thresholds.
     time = (cols["ts_sec"][rows] - cols["ts_sec"][rows[0]]) + cols["ts_nsec"][rows] / 1e9
     ok = (cols["flags"][rows] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0
-    seg = TcpSegments(
-        number=rows + 1, time=time, stream=stream[rows], direction=direction[rows],
-        seq_raw=cols["seq"][rows], ack_raw=cols["ack"][rows], flags=cols["tcp_flags"][rows],
-        payload_len=np.maximum(cols["pl_len"][rows], 0), window_value=cols["tcp_win"][rows],
-        ws_option=window_scale_options(data, cols, rows, release), analyzable=ok, reused=reused[rows],
-    )
-    result = analyze(seg)
-    out["tcp_seq"][rows] = result.seq
-    out["tcp_ack"][rows] = result.ack
-    out["tcp_nxtseq"][rows] = result.nxtseq
-    out["tcp_window"][rows] = result.window_size
-    out["tcp_analysis"][rows] = result.analysis
-    out["tcp_dup_num"][rows] = result.dup_ack_num
-    out["tcp_dup_frame"][rows] = result.dup_ack_frame
-    out["tcp_state_a"][rows] = result.state_a
-    out["tcp_state_b"][rows] = result.state_b
-    return out, result.streams
+
+    def segments(part: slice | np.ndarray) -> TcpSegments:
+        r = rows[part]
+        return TcpSegments(
+            number=r + 1, time=time[part], stream=tcp_stream[part], direction=direction[r],
+            seq_raw=cols["seq"][r], ack_raw=cols["ack"][r], flags=cols["tcp_flags"][r],
+            payload_len=np.maximum(cols["pl_len"][r], 0), window_value=cols["tcp_win"][r],
+            ws_option=window_scale_options(data, cols, r, release), analyzable=ok[part],
+            reused=reused[r],
+        )
+
+    parts: list[slice | np.ndarray] = [slice(None)]
+    if len(rows) >= PARALLEL_FROM:
+        far = procpool.far_half(tcp_stream)
+        if far.any() and not far.all():
+            parts = [np.flatnonzero(~far), np.flatnonzero(far)]
+    if len(parts) == 1:
+        results = [analyze_for_index(segments(parts[0]))]
+    else:
+        far_seg = segments(parts[1])  # first, so that the worker starts as early as possible
+        future = procpool.submit(analyze_for_index, far_seg)
+        results = [analyze_for_index(segments(parts[0])),
+                   procpool.result(future, lambda: analyze_for_index(far_seg))]
+        del far_seg, future
+    for part, (values, _summary) in zip(parts, results):
+        r = rows[part]
+        for name, field in zip(ANALYSIS_COLUMNS, INDEX_FIELDS):
+            out[name][r] = values[field]
+    if len(parts) == 1:
+        return out, results[0][1]
+    ids = [np.unique(tcp_stream[part]) for part in parts]
+    summary = merge_summaries([(i, s) for i, (_v, s) in zip(ids, results)],
+                              int(tcp_stream.max()) + 1)
+    del results
+    procpool.trim()
+    return out, summary
 
 
 def quick_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

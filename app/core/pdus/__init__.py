@@ -1,6 +1,6 @@
 """The per-flow pass of the packet index: what the packet list needs from earlier packets.
 
-    pdu_columns(data, cols) -> dict of per-packet columns
+    pdu_columns(data, cols, release, capture) -> dict of per-packet columns
 
 ``build_index`` calls it once the TCP analysis and stream numbers are known.  It replays tshark's
 TCP reassembly over every connection that carries a protocol which the summary knows to be
@@ -26,11 +26,12 @@ Columns (all per packet):
 from __future__ import annotations
 
 import logging
+import os
 from typing import Callable
 
 import numpy as np
 
-from . import frames, tcp
+from . import frames, replay, tcp
 from .tcp import (ROLE_COMPLETE, ROLE_ERROR, ROLE_HIDDEN, ROLE_HTTP_SEEN, ROLE_HTTP_UNSEEN,
                   ROLE_MEMBER, ROLE_READ, ROLE_SEGMENT)
 
@@ -75,9 +76,12 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
 
 
 def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
-                release: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+                release: Callable[[], None] | None = None,
+                capture: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """The per-packet columns described in the module docstring. ``release`` drops the file
-    pages read so far from memory; it is called between parts and every few thousand PDUs."""
+    pages read so far from memory; it is called between parts and every few thousand PDUs.
+    ``capture``: the path of the file ``data`` maps, which lets a worker process replay half of
+    the TCP connections of a big capture (app.core.pdus.replay)."""
     release = release or (lambda: None)
     n = len(cols["l4"])
     out = {
@@ -97,7 +101,7 @@ def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     try:
         if "tcp_seq" in cols:
             rows, keys = tcp_candidates(data, cols, release)
-            rows, result = tcp.run(data, cols, rows, keys, release)
+            rows, result = replay.run(data, cols, rows, keys, release, capture)
             out["pdu_role"][rows] = result.role
             out["pdu_first"][rows] = result.first
             out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF

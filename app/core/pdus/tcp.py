@@ -46,6 +46,9 @@ UNTIL_FIN_SPAN = 0x40000000
 # PDU (or hits a finished one: reassembly error) but is never handed to a dissector on its own.
 _SKIP = tcpflags.RETRANSMISSION | tcpflags.SPURIOUS_RETRANSMISSION
 FIN = 0x001
+# The index columns the replay reads for each candidate segment
+COLUMNS = ("tcp_stream", "tcp_dir", "tcp_seq", "tcp_analysis", "tcp_flags", "offset", "pl_off",
+           "pl_len", "caplen", "sport", "dport")
 
 
 def port_table() -> np.ndarray:
@@ -230,25 +233,21 @@ def segment(d: Direction, conv: Conversation, key: int, i: int, seq: int, nxt: i
     return role, first, pstart, tail
 
 
-def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
-        keys: np.ndarray, release: Callable[[], None] = lambda: None) -> tuple[np.ndarray, Result]:
-    """The reassembly roles of the TCP segments ``rows`` (frame order) with protocol ``keys``.
+def replay_blocks(mv: memoryview, cols: dict[str, np.ndarray], rows: np.ndarray,
+                  keys: np.ndarray, out: Result, release: Callable[[], None] = lambda: None,
+                  at: np.ndarray | None = None) -> None:
+    """Replay the candidates ``rows`` (packet numbers from 0, sorted by connection, frame order
+    within) with protocol ``keys`` into ``out``; ``mv`` holds the capture's bytes.
 
-    Returns the rows in the order the result lists them: connection by connection (all state
-    is per connection, so each is replayed on its own and forgotten after), frame order within.
+    ``cols`` holds the COLUMNS, indexed by ``at`` (default: ``rows``, for the index's own
+    columns).  Connections are independent: they are replayed a block at a time, so the
+    per-row Python lists and the file pages read stay bounded by the block, not the capture.
     """
-    order = np.lexsort((rows, cols["tcp_stream"][rows]))
-    rows, keys = rows[order], keys[order]
-    out = Result(len(rows))
-    if len(rows) == 0:
-        return rows, out
-    with memoryview(data) as mv:
-        # Connections are independent: replay them a block at a time, so the per-row Python
-        # lists and the file pages read stay bounded by the block, not the capture.
-        for lo, hi in _blocks(cols["tcp_stream"][rows]):
-            _replay(mv, cols, rows[lo:hi], keys[lo:hi], out.part(lo, hi))
-            release()
-    return rows, out
+    at = rows if at is None else at
+    for lo, hi in _blocks(cols["tcp_stream"][at]):
+        seg = {name: cols[name][at[lo:hi]] for name in COLUMNS}
+        _replay(mv, seg, rows[lo:hi], keys[lo:hi], out.part(lo, hi))
+        release()
 
 
 def _blocks(stream: np.ndarray, size: int = RELEASE_EVERY) -> list[tuple[int, int]]:
@@ -262,15 +261,15 @@ def _blocks(stream: np.ndarray, size: int = RELEASE_EVERY) -> list[tuple[int, in
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def _runs(cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+def _runs(seg: dict[str, np.ndarray]) -> np.ndarray:
     """For each row, the last row of the run of plain in-order segments that follows it in the
     same direction (itself when none): the rows a pending PDU can absorb in one step."""
-    n = len(rows)
-    stream, direction = cols["tcp_stream"][rows], cols["tcp_dir"][rows]
-    seq = cols["tcp_seq"][rows].astype(np.int64)
-    nxt = seq + cols["pl_len"][rows]
-    plain = ((cols["tcp_analysis"][rows] == 0) & ((cols["tcp_flags"][rows] & FIN) == 0)
-             & (cols["pl_off"][rows] + cols["pl_len"][rows] <= cols["caplen"][rows]))
+    n = len(seg["tcp_stream"])
+    stream, direction = seg["tcp_stream"], seg["tcp_dir"]
+    seq = seg["tcp_seq"].astype(np.int64)
+    nxt = seq + seg["pl_len"]
+    plain = ((seg["tcp_analysis"] == 0) & ((seg["tcp_flags"] & FIN) == 0)
+             & (seg["pl_off"] + seg["pl_len"] <= seg["caplen"]))
     joins = np.zeros(n, dtype=bool)
     joins[1:] = ((stream[1:] == stream[:-1]) & (direction[1:] == direction[:-1])
                  & (seq[1:] == nxt[:-1]) & plain[1:])
@@ -279,23 +278,24 @@ def _runs(cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
     return breaks[np.searchsorted(breaks, np.arange(n))]
 
 
-def _replay(mv: memoryview, cols: dict[str, np.ndarray], rows: np.ndarray, keys: np.ndarray,
+def _replay(mv: memoryview, seg: dict[str, np.ndarray], rows: np.ndarray, keys: np.ndarray,
             out: Result) -> None:
+    """Replay one block: ``seg`` holds the COLUMNS of its rows, ``rows`` their packet numbers."""
     n = len(rows)
-    run_end = _runs(cols, rows).tolist()
-    start = (cols["offset"][rows] + cols["pl_off"][rows]).tolist()
-    captured = np.minimum(cols["pl_len"][rows], cols["caplen"][rows] - cols["pl_off"][rows])
+    run_end = _runs(seg).tolist()
+    start = (seg["offset"] + seg["pl_off"]).tolist()
+    captured = np.minimum(seg["pl_len"], seg["caplen"] - seg["pl_off"])
     index = rows.tolist()
-    streams = cols["tcp_stream"][rows].tolist()
-    dirs = cols["tcp_dir"][rows].tolist()
-    seqs = cols["tcp_seq"][rows].astype(np.int64)
-    nxts_a = seqs + cols["pl_len"][rows]
+    streams = seg["tcp_stream"].tolist()
+    dirs = seg["tcp_dir"].tolist()
+    seqs = seg["tcp_seq"].astype(np.int64)
+    nxts_a = seqs + seg["pl_len"]
     seqs, nxts = seqs.tolist(), nxts_a.tolist()
-    masks = cols["tcp_analysis"][rows].tolist()
+    masks = seg["tcp_analysis"].tolist()
     keys_l = keys.tolist()
-    fins = ((cols["tcp_flags"][rows] & FIN) != 0).tolist()
-    cuts = (captured < cols["pl_len"][rows]).tolist()
-    sports, dports = cols["sport"][rows].tolist(), cols["dport"][rows].tolist()
+    fins = ((seg["tcp_flags"] & FIN) != 0).tolist()
+    cuts = (captured < seg["pl_len"]).tolist()
+    sports, dports = seg["sport"].tolist(), seg["dport"].tolist()
     pool = Pool()
     tls_ports = {p for p, k in TCP_PORTS.items() if k == "tls"}
     smtp_ports = {p for p, k in TCP_PORTS.items() if k == "smtp"}

@@ -44,7 +44,8 @@ def analyze(seg: TcpSegments, states: bool = True) -> TcpAnalysis:
         mask[rows] = loop.masks
         dup_num[rows] = loop.dup_num
         dup_rows = np.array(loop.dup_frame, dtype=np.int64)
-        dup_frame[rows] = np.where(dup_num[rows] > 0, seg.number[dup_rows], 0)
+        frames = np.r_[seg.number, 0]  # row -1: no segment changed the ACK yet, frame 0
+        dup_frame[rows] = np.where(dup_num[rows] > 0, frames[dup_rows], 0)
 
     if states:
         state_a, state_b = track_states(lay.flow, seg.flags, seg.seq_raw, seg.ack_raw, plen)
@@ -60,28 +61,47 @@ def analyze(seg: TcpSegments, states: bool = True) -> TcpAnalysis:
     )
 
 
+# StreamSummary fields: (value of a stream number without segments, dtype)
+_SUMMARY_EMPTY = {
+    "completeness": (0, np.uint8), "syn_frame": (0, np.int64), "syn_ack_frame": (0, np.int64),
+    "ack_frame": (0, np.int64), "client_isn": (-1, np.int64), "server_isn": (-1, np.int64),
+    "client_direction": (-1, np.int8), "initial_rtt": (np.nan, np.float64),
+}
+# The TcpAnalysis fields the packet index stores
+INDEX_FIELDS = ("seq", "ack", "nxtseq", "window_size", "analysis", "dup_ack_num", "dup_ack_frame",
+                "state_a", "state_b")
+
+
+def analyze_for_index(seg: TcpSegments) -> tuple[dict[str, np.ndarray], StreamSummary]:
+    """``analyze(seg)`` reduced to what the index stores (less to send back from a worker
+    process): the INDEX_FIELDS arrays by name and the per-stream summary."""
+    res = analyze(seg)
+    return {name: getattr(res, name) for name in INDEX_FIELDS}, res.streams
+
+
+def merge_summaries(parts: list[tuple[np.ndarray, StreamSummary]], size: int) -> StreamSummary:
+    """One StreamSummary of ``size`` streams from the summaries of analyses of disjoint sets of
+    streams, each given with the stream numbers it analysed (its values elsewhere are empty)."""
+    merged = {}
+    for name, (fill, dtype) in _SUMMARY_EMPTY.items():
+        out = np.full(size, fill, dtype=dtype)
+        for ids, summary in parts:
+            out[ids] = getattr(summary, name)[ids]
+        merged[name] = out
+    return StreamSummary(**merged)
+
+
 def _stream_summary(lay: vector.Layout, seg: TcpSegments, plen: np.ndarray, ok: np.ndarray,
                     first_rtt_ns: np.ndarray) -> StreamSummary:
     """Per-stream results, spread from dense stream ids to tcp.stream numbers."""
     size = int(lay.stream_ids.max()) + 1 if lay.nstreams else 0
-    ids = lay.stream_ids
-
-    def spread(values: np.ndarray, fill, dtype) -> np.ndarray:
-        out = np.full(size, fill, dtype=dtype)
-        out[ids] = values
-        return out
-
     hs = vector.handshakes(lay, seg.number, seg.direction, seg.seq_raw, seg.ack_raw, seg.flags)
     rtt = first_rtt_ns.astype(np.float64) / 1e9
     rtt[rtt == 0] = np.nan
-    comp = vector.completeness(lay, seg.flags, plen, ok, seg.reused)
-    return StreamSummary(
-        completeness=spread(comp, 0, np.uint8),
-        syn_frame=spread(hs["syn_frame"], 0, np.int64),
-        syn_ack_frame=spread(hs["syn_ack_frame"], 0, np.int64),
-        ack_frame=spread(hs["ack_frame"], 0, np.int64),
-        client_isn=spread(hs["client_isn"], -1, np.int64),
-        server_isn=spread(hs["server_isn"], -1, np.int64),
-        client_direction=spread(hs["client_direction"], -1, np.int8),
-        initial_rtt=spread(rtt, np.nan, np.float64),
-    )
+    values = dict(hs, completeness=vector.completeness(lay, seg.flags, plen, ok, seg.reused),
+                  initial_rtt=rtt)
+    spread = {}
+    for name, (fill, dtype) in _SUMMARY_EMPTY.items():
+        spread[name] = np.full(size, fill, dtype=dtype)
+        spread[name][lay.stream_ids] = values[name]
+    return StreamSummary(**spread)

@@ -60,7 +60,7 @@ def run(cols: dict[str, np.ndarray], reused: np.ndarray, base: list[int], base_r
     flow's initial base sequence number and the row that set it; ``base`` is updated here when
     a SYN-ACK overrides it.  ``rtt_ns``/``rtt_row``: each stream's initial RTT and the row after
     which it is known.  Rows become Python ints one chunk at a time (less memory, same loop).
-    Duplicate ACK frames are returned as row numbers.
+    Duplicate ACK frames are returned as row numbers (-1: frame 0).
     """
     nflows = len(base)
     res = LoopResult()
@@ -69,7 +69,9 @@ def run(cols: dict[str, np.ndarray], reused: np.ndarray, base: list[int], base_r
     nextseq = [0] * nflows
     nextseqtime = [0] * nflows
     maxseqtobeacked = [0] * nflows
-    lastnondupack = [0] * nflows  # row of the last segment that changed the ACK value
+    # row of the last segment that changed the ACK value; -1 (frame 0 for Wireshark) until one
+    # did, so that the value never depends on the segments of other streams
+    lastnondupack = [-1] * nflows
     dupacknum = [0] * nflows  # guint32 in Wireshark: -1 stands for 0xFFFFFFFF
     lastflags = [0] * nflows
     # nextseq of the segments not yet acked (Wireshark's ual list; only count and emptiness

@@ -1,0 +1,92 @@
+"""The TCP reassembly replay of app.core.pdus.tcp over every candidate connection of a capture.
+
+Connections are independent, so from PARALLEL_FROM candidate segments on, the connections of
+about half of them are replayed in a worker process (app.core.procpool) while this process
+replays the others.  The worker reads the payloads from the capture file itself: they are most
+of the file, far too much to send.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import zlib
+from typing import Callable
+
+import numpy as np
+
+from app.core import procpool
+
+from . import tcp
+from .state import Result
+
+# Candidate segments from which half of the connections go to the worker process: below, the
+# worker costs about what it saves.
+PARALLEL_FROM = 100_000
+FINGERPRINT = 65536  # bytes at each end of the capture that the worker checks
+
+
+def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray, keys: np.ndarray,
+        release: Callable[[], None] = lambda: None,
+        capture: str | os.PathLike | None = None) -> tuple[np.ndarray, Result]:
+    """The reassembly roles of the TCP segments ``rows`` (frame order) with protocol ``keys``.
+
+    Returns the rows in the order the result lists them: connection by connection, frame order
+    within.  ``data`` holds the bytes of the capture file ``capture``; without that path
+    (nothing for a worker to read) every connection is replayed in this process.
+    """
+    order = np.lexsort((rows, cols["tcp_stream"][rows]))
+    rows, keys = rows[order], keys[order]
+    out = Result(len(rows))
+    if len(rows) == 0:
+        return rows, out
+    n = cut = len(rows)
+    if capture is not None and n >= PARALLEL_FROM:
+        far = procpool.far_half(cols["tcp_stream"][rows])
+        if far.any() and not far.all():
+            cut = int(np.argmax(far))  # rows are sorted by connection: the far half is a suffix
+    future = None
+    if cut < n:
+        far_rows, far_keys = rows[cut:], keys[cut:]
+        far_cols = {name: cols[name][far_rows] for name in tcp.COLUMNS}
+        future = procpool.submit(replay_file, os.fspath(capture), len(data),
+                                 _fingerprint(data, len(data)), far_cols, far_rows, far_keys)
+        del far_cols
+    with memoryview(data) as mv:
+        tcp.replay_blocks(mv, cols, rows[:cut], keys[:cut], out.part(0, cut), release)
+        if cut < n:
+            def here() -> Result:
+                part = Result(n - cut)
+                tcp.replay_blocks(mv, cols, far_rows, far_keys, part, release)
+                return part
+
+            part = procpool.result(future, here)
+            for name in Result.__slots__:
+                getattr(out, name)[cut:] = getattr(part, name)
+    if cut < n:
+        del part, future
+        procpool.trim()
+    return rows, out
+
+
+def replay_file(path: str, size: int, fingerprint: int, cols: dict[str, np.ndarray],
+                rows: np.ndarray, keys: np.ndarray) -> Result:
+    """In the worker: replay ``rows`` (``cols`` holds their tcp.COLUMNS, in the same order),
+    reading the capture at ``path``, whose first ``size`` bytes were indexed."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        # A capture replaced or cut since it was indexed would give other roles, silently.
+        if len(mm) < size or _fingerprint(mm, size) != fingerprint:
+            raise RuntimeError(f"{path} changed since it was indexed")
+        advice = getattr(mmap, "MADV_DONTNEED", None)
+        # the pages read are dropped from the worker's memory after each block, as here
+        release = (lambda: mm.madvise(advice)) if advice is not None else (lambda: None)
+        out = Result(len(rows))
+        with memoryview(mm) as mv:
+            tcp.replay_blocks(mv, cols, rows, keys, out, release, at=np.arange(len(rows)))
+        return out
+
+
+def _fingerprint(buf, size: int) -> int:
+    """CRC of the first and last FINGERPRINT bytes of ``buf[:size]``."""
+    with memoryview(buf) as mv, mv[:min(size, FINGERPRINT)] as head, \
+            mv[max(0, size - FINGERPRINT):size] as tail:
+        return zlib.crc32(tail, zlib.crc32(head))

@@ -1,0 +1,156 @@
+"""A second process for the index passes that split by TCP stream.
+
+Streams are independent, so a pass can hand the streams of half its rows to a worker process and
+do the other half itself: on a machine with two cores that halves its wall time.  The worker is a
+single, reused process started on first need; it is spawned, never forked, because the server
+has threads (a fork would copy locks held by them).  Anything that goes wrong with it (no process
+allowed, a worker killed, data that cannot be pickled) only costs time: the caller then computes
+the same half itself.
+
+A spawned process imports the program's main module, as multiprocessing documents: a script that
+builds indexes must keep its top level under ``if __name__ == "__main__":``.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+import numpy as np
+
+log = logging.getLogger("wirelens")
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_job: Future | None = None  # the job last given to the worker ...
+_job_pool: ProcessPoolExecutor | None = None  # ... and the pool that runs it
+
+
+def _new_pool() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_follow_parent)
+
+
+def _follow_parent() -> None:
+    """In the worker: exit when the server process ends, however it ends.  The worker holds its
+    own end of the job queue, so a killed server would otherwise leave it waiting forever."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def wait() -> None:
+        parent.join()
+        os._exit(0)
+
+    threading.Thread(target=wait, name="follow-parent", daemon=True).start()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _discard(pool: ProcessPoolExecutor | None) -> None:
+    """Forget a broken pool so that the next need starts a new worker."""
+    global _pool
+    with _lock:
+        if pool is not None and _pool is pool:
+            _pool = None
+    if pool is not None:
+        try:
+            pool.shutdown(wait=False, cancel_futures=True)
+        except Exception:  # noqa: BLE001 - it is broken already; nothing more to release
+            pass
+
+
+def trim() -> None:
+    """Give the memory freed after a job back to the system.
+
+    Moving a half's arrays to and from the worker allocates big buffers in the executor's own
+    threads; glibc keeps what they free in those threads' arenas, where the main thread's later
+    allocations cannot reuse it (about 70 MB after both passes of a 1M-packet capture)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def _run(fn: Callable[..., Any], *args: Any) -> Any:
+    """A job in the worker process, which keeps no more memory than it needs between jobs."""
+    try:
+        return fn(*args)
+    finally:
+        trim()
+
+
+def submit(fn: Callable[..., Any], *args: Any) -> Future | None:
+    """Run ``fn(*args)`` in the worker process; None when it cannot take the job now.
+
+    One job at a time: while another index build uses the worker, both cores are busy anyway,
+    so the caller computes its half itself instead of queueing behind that build.
+    """
+    global _pool, _job, _job_pool
+    if _cores() < 2:
+        return None
+    with _lock:
+        if _job is not None and not _job.done():
+            return None
+        pool = _pool
+        try:
+            if pool is None:
+                pool = _pool = _new_pool()
+            future = pool.submit(_run, fn, *args)
+        except Exception as exc:  # noqa: BLE001 - e.g. the platform refuses new processes
+            # the message only: a handler keeping the record must not keep the caller's frames
+            log.warning("No worker process for the index (%s): one core does the work", str(exc))
+            future = None
+        if future is not None:
+            _job, _job_pool = future, pool
+    if future is None:
+        _discard(pool)
+    return future
+
+
+def result(future: Future | None, here: Callable[[], Any]) -> Any:
+    """The worker's result of ``future``, or ``here()`` (the same job computed in this process)
+    when there is no future or the worker failed."""
+    global _job, _job_pool
+    if future is None:
+        return here()
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a failing worker must not fail the index
+        log.warning("The index worker process failed (%s: %s): computing its part here",
+                    type(exc).__name__, str(exc))
+        # The future keeps the exception, whose traceback keeps the caller's frame alive in a
+        # reference cycle, and with it the caller's view of the mapped capture (the capture's
+        # mmap could then not be closed).
+        exc.__traceback__ = None
+        if isinstance(exc, BrokenProcessPool):
+            with _lock:
+                pool = _job_pool if future is _job else None
+            _discard(pool)
+    finally:
+        # the module must not hold the job's result (its arrays) until the next job
+        with _lock:
+            if _job is future:
+                _job = _job_pool = None
+    return here()
+
+
+def far_half(stream: np.ndarray) -> np.ndarray:
+    """For rows with the given stream numbers (>= 0): True for the rows of the streams that go
+    to the worker, about half of the rows, never splitting a stream.
+
+    Streams are taken in number order and cut at half of the rows; the stream across the cut
+    goes to the side that holds most of it, so the imbalance is at most half of its rows."""
+    counts = np.bincount(stream)
+    before = np.cumsum(counts) - counts
+    return (2 * before + counts > len(stream))[stream]

@@ -1,0 +1,263 @@
+"""Index passes split by TCP stream between this process and a worker process.
+
+With the thresholds lowered to one segment, every corpus capture with two or more TCP streams is
+indexed through the worker process (TCP analysis, and TCP reassembly replay when it has two
+connections to replay); every array of the index (analysis columns, per-stream arrays, PDU
+columns, everything else) must equal the one indexing in this process alone gives.  A worker
+that cannot start, breaks or cannot take its job must only cost time.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core import pdus, procpool, tcpindex
+from app.core.index import build_index
+from app.core.pdus import replay
+from app.core.tcp import analyze
+from tests.core.tcp.synth import build
+from tests.reference import CORPUS, capture_names, load_reference
+
+NEVER = 1 << 62
+RICH = "many-protocols.pcap"  # 126 TCP streams, HTTP and TLS among them
+
+
+def _multi_stream_captures() -> list[str]:
+    """Corpus captures whose reference has at least two TCP streams: the ones that split."""
+    out = []
+    for name in capture_names():
+        ref = load_reference(name)
+        if "tcp.stream" in ref["fields"]:
+            i = ref["fields"].index("tcp.stream")
+            if len({f[i] for f in ref["frames"] if f[i] is not None}) >= 2:
+                out.append(name)
+    return out
+
+
+CAPTURES = _multi_stream_captures()
+
+
+def _set_thresholds(monkeypatch, value: int) -> None:
+    monkeypatch.setattr(tcpindex, "PARALLEL_FROM", value)
+    monkeypatch.setattr(replay, "PARALLEL_FROM", value)
+
+
+def _arrays(directory: Path) -> dict[str, np.ndarray]:
+    return {str(p.relative_to(directory)): np.load(p) for p in sorted(directory.rglob("*.npy"))}
+
+
+def _assert_same_index(a: Path, b: Path) -> None:
+    got, want = _arrays(a), _arrays(b)
+    assert sorted(got) == sorted(want)
+    assert any(name.startswith("tcp_streams/") for name in want)
+    for name, values in want.items():
+        assert got[name].dtype == values.dtype, name
+        # bytes, not values: NaN initial RTTs must be equal too
+        assert got[name].tobytes() == values.tobytes(), name
+    assert (a / "meta.json").read_text() == (b / "meta.json").read_text()
+
+
+@pytest.fixture
+def index(monkeypatch):
+    """index(capture, folder, worker_reads=None) -> folder: builds the index of a corpus
+    capture, handing the PDU pass the file its worker reads (the capture itself by default,
+    whatever path the index builder gives)."""
+    real = pdus.pdu_columns
+    reads: list[Path] = []
+
+    def pdu_columns(data, cols, release=None, capture=None):
+        return real(data, cols, release, reads[-1])
+
+    def run(name: str, directory: Path, worker_reads: Path | None = None) -> Path:
+        reads.append(worker_reads or CORPUS / name)
+        build_index(CORPUS / name, directory)
+        return directory
+
+    monkeypatch.setattr(pdus, "pdu_columns", pdu_columns)
+    return run
+
+
+@pytest.fixture
+def jobs(monkeypatch) -> list[tuple[str, Future | None]]:
+    """(function, future) of every job given to procpool.submit (None: it stayed here)."""
+    monkeypatch.setattr(procpool, "_cores", lambda: 2)
+    handed: list[tuple[str, Future | None]] = []
+    real = procpool.submit
+
+    def submit(fn, *args):
+        future = real(fn, *args)
+        handed.append((getattr(fn, "__name__", ""), future))
+        return future
+
+    monkeypatch.setattr(procpool, "submit", submit)
+    return handed
+
+
+def _alone(name: str, tmp_path: Path, index, monkeypatch) -> Path:
+    _set_thresholds(monkeypatch, NEVER)
+    folder = index(name, tmp_path / "alone")
+    _set_thresholds(monkeypatch, 1)
+    return folder
+
+
+def test_corpus_has_captures_that_split():
+    assert len(CAPTURES) >= 5
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_worker_process_gives_the_same_index(name, tmp_path, monkeypatch, index, jobs, caplog):
+    alone = _alone(name, tmp_path, index, monkeypatch)
+    assert jobs == []
+    with caplog.at_level(logging.WARNING, logger="wirelens"):
+        split = index(name, tmp_path / "split")
+    assert jobs and all(f is not None and f.exception() is None for _fn, f in jobs)
+    assert not caplog.records
+    _assert_same_index(split, alone)
+
+
+def test_both_passes_use_the_worker(tmp_path, monkeypatch, index, jobs):
+    _set_thresholds(monkeypatch, 1)
+    index(RICH, tmp_path / "split")
+    assert [fn for fn, _f in jobs] == ["analyze_for_index", "replay_file"]
+
+
+def test_no_worker_process_builds_the_index_in_this_process(tmp_path, monkeypatch, index, jobs,
+                                                          caplog):
+    def refuse():
+        raise OSError("no processes here")
+
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    monkeypatch.setattr(procpool, "_pool", None)
+    monkeypatch.setattr(procpool, "_new_pool", refuse)
+    with caplog.at_level(logging.WARNING, logger="wirelens"):
+        split = index(RICH, tmp_path / "split")
+    assert len(jobs) == 2 and all(f is None for _fn, f in jobs)
+    assert "no processes here" in caplog.text
+    _assert_same_index(split, alone)
+
+
+class _BrokenPool:
+    """A pool whose worker died: every job fails with BrokenProcessPool."""
+
+    shut = False
+
+    def submit(self, fn, *args):
+        future: Future = Future()
+        future.set_exception(BrokenProcessPool("worker killed"))
+        return future
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.shut = True
+
+
+def test_broken_worker_process_is_replaced_and_its_part_computed_here(tmp_path, monkeypatch,
+                                                                     index, jobs, caplog):
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    broken = _BrokenPool()
+    monkeypatch.setattr(procpool, "_pool", broken)
+    with caplog.at_level(logging.WARNING, logger="wirelens"):
+        split = index(RICH, tmp_path / "split")
+    assert "BrokenProcessPool" in caplog.text
+    assert broken.shut and procpool._pool is not broken  # the next job started a new worker
+    assert jobs[0][1].exception() and jobs[1][1].exception() is None
+    _assert_same_index(split, alone)
+
+
+def test_job_the_worker_cannot_receive_is_computed_here(tmp_path, monkeypatch, index, jobs,
+                                                        caplog):
+    real = tcpindex.analyze_for_index
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    # a local function cannot be pickled: the job fails on its way to the worker
+    monkeypatch.setattr(tcpindex, "analyze_for_index", lambda seg: real(seg))
+    with caplog.at_level(logging.WARNING, logger="wirelens"):
+        split = index(RICH, tmp_path / "split")  # and the capture's mmap could be closed
+    assert jobs[0][1].exception() is not None
+    assert "computing its part here" in caplog.text
+    _assert_same_index(split, alone)
+
+
+def test_worker_reading_another_file_refuses_and_the_part_is_replayed_here(
+        tmp_path, monkeypatch, index, jobs, caplog):
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    other = tmp_path / "other.pcap"
+    shutil.copy(CORPUS / RICH, other)
+    with open(other, "r+b") as f:  # same size, other bytes at its end
+        f.seek(-4, 2)
+        f.write(b"XXXX")
+    with caplog.at_level(logging.WARNING, logger="wirelens"):
+        split = index(RICH, tmp_path / "split", worker_reads=other)
+    assert "changed since it was indexed" in caplog.text
+    _assert_same_index(split, alone)
+
+
+def test_worker_process_imports_no_web_framework_nor_scapy(tmp_path, monkeypatch, index, jobs):
+    _set_thresholds(monkeypatch, 1)
+    index(RICH, tmp_path / "split")  # the worker has run both passes
+    future = procpool.submit(eval, "sorted(__import__('sys').modules)")
+    assert future is not None
+    modules = future.result(timeout=60)
+    assert {"app.core.tcp.analysis", "app.core.pdus.replay"} <= set(modules)
+    heavy = [m for m in modules if m.split(".")[0] in ("scapy", "fastapi", "starlette", "uvicorn")]
+    assert heavy == []
+
+
+def test_far_half_keeps_streams_whole_and_balances_rows():
+    stream = np.repeat(np.arange(6), [5, 1, 3, 2, 4, 5])[np.random.default_rng(1).permutation(20)]
+    far = procpool.far_half(stream)
+    assert not set(stream[far]) & set(stream[~far])
+    assert set(stream[far]) == {4, 5} and far.sum() == 9
+    assert not procpool.far_half(np.zeros(7, dtype=np.int64)).all()  # one stream stays here
+
+
+def test_duplicate_ack_before_any_new_ack_points_at_no_frame():
+    # No segment of the flow changed the ACK value yet: Wireshark's lastnondupack is still 0,
+    # whatever other streams carried before.
+    alone = analyze(build("A P 1 0 stream=1", "A P 1 0 stream=1"))
+    after = analyze(build("A A 1000 5000 stream=0", "A P 1 0 stream=1", "A P 1 0 stream=1"))
+    assert alone.dup_ack_num.tolist() == [0, 1]
+    assert alone.dup_ack_frame.tolist() == [0, 0]
+    assert after.dup_ack_frame.tolist() == [0, 0, 0]
+
+
+KILLED_SERVER = """
+import os, signal, sys
+from app.core import procpool
+procpool._cores = lambda: 2
+worker = procpool.submit(os.getpid).result(timeout=60)
+open(sys.argv[1], "w").write(str(worker))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_worker_process_ends_with_a_killed_server(tmp_path):
+    out = tmp_path / "worker.pid"
+    subprocess.run([sys.executable, "-c", KILLED_SERVER, str(out)], cwd=Path(__file__).parents[3],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    worker = int(out.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive
