@@ -140,17 +140,20 @@ def main() -> int:
     ap.add_argument("--file", type=Path, help="use this capture instead of generating one")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "wirelens-bench")
     ap.add_argument("--samples", type=int, default=20, help="random pages/details to time")
+    ap.add_argument("--no-lazy", action="store_true",
+                    help="skip the filters on fields read from the packets (they take minutes)")
+    ap.add_argument("--no-tshark", action="store_true", help="do not run tshark for the targets")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     path = args.file or generate(args.packets, args.work)
     size = path.stat().st_size
     print(f"capture: {path} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}")
 
-    tshark = run_tshark(path)
+    tshark = None if args.no_tshark else run_tshark(path)
     if tshark:
         print(f"tshark -r FILE > /dev/null: {tshark[0]:.2f} s, peak RSS {tshark[1] / 1e6:.0f} MB")
     else:
-        print("tshark is not installed: ratios against it are left out")
+        print("tshark not run (not installed, or --no-tshark): ratios against it are left out")
 
     data = args.work / "data"
     shutil.rmtree(data, ignore_errors=True)
@@ -183,7 +186,7 @@ def main() -> int:
         details = [get(f"{base}/api/captures/{cid}/packets/{random.randrange(1, n + 1)}")[0]
                    for _ in range(args.samples)]
         filters = []
-        for text in INDEXED_FILTERS + LAZY_FILTERS:
+        for text in INDEXED_FILTERS + (() if args.no_lazy else LAZY_FILTERS):
             q = urllib.parse.quote(text)
             filters.append((text, *get(f"{base}/api/captures/{cid}/packets?limit=100&filter={q}")))
         flows_time, flows = get(f"{base}/api/flows?capture={cid}&limit=100000")

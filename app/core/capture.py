@@ -18,6 +18,7 @@ from app.core.index import CaptureIndex, IndexBuilder, build_index
 from app.core.library import CaptureRecord, Library
 
 DETAIL_CACHE = 256
+SPOOL_FROM = 64 << 20  # bytes of capture file
 OPEN_CACHE = 8
 
 
@@ -225,7 +226,10 @@ class Captures:
                 if progress:
                     progress(fraction)
 
-            builder = builder or IndexBuilder(path)
+            if builder is None:
+                # A big file keeps its columns on disk while it is read (see index.IndexBuilder).
+                spool = lib.folder(capture_id) / "index.spool" if size >= SPOOL_FROM else None
+                builder = IndexBuilder(path, spool=spool)
             with self._lock:
                 self._building[capture_id] = builder
             built = build_index(path, lib.index_dir(capture_id), report, builder=builder,

@@ -18,11 +18,16 @@ log = logging.getLogger("wirelens")
 IDLE_WAIT = 0.05  # seconds between looks at a file that has not grown
 
 
+def spool_of(path: Path) -> Path:
+    """Where the columns of ``path`` are kept while it is read (beside it)."""
+    return Path(path).with_name(Path(path).name + ".spool")
+
+
 class GrowingIndex:
     """Decodes the complete records of ``path`` in a thread while a writer appends to it."""
 
     def __init__(self, path: Path, max_packets: int | None = None) -> None:
-        self.builder = IndexBuilder(path)
+        self.builder = IndexBuilder(path, spool=spool_of(path))
         self.max_packets = max_packets
         self._stop = threading.Event()
         self._failed = False
@@ -58,4 +63,7 @@ class GrowingIndex:
         retargeted to where the file is moved, or None when following it failed."""
         self._stop.set()
         self._thread.join()
-        return None if self._failed else self.builder
+        if self._failed:
+            self.builder.discard()
+            return None
+        return self.builder

@@ -25,6 +25,7 @@ import numpy as np
 
 from app.core import layers, npyio, pdus, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
+from app.core.spool import ColumnSpool
 
 INDEX_VERSION = 1
 SPILL_FROM = 65536  # packets: below this, keeping the columns in memory costs little
@@ -118,10 +119,12 @@ class IndexBuilder:
     (exact stream numbers with port reuse, TCP analysis, PDUs) and writes the index to disk.
     """
 
-    def __init__(self, capture_path: Path) -> None:
+    def __init__(self, capture_path: Path, spool: Path | None = None) -> None:
         self.capture_path = Path(capture_path)
         self.reader = RecordReader(self.capture_path)
         self.parts: dict[str, list[np.ndarray]] = {}
+        # Big captures keep their columns in files under ``spool`` instead of in memory.
+        self._spool = ColumnSpool(spool) if spool is not None else None
         self.raw_addrs: list[tuple[int, dict]] = []
         self._snapshot: PartialIndex | None = None
         self._count = 0  # packets whose columns are stored: what a snapshot may show
@@ -164,8 +167,11 @@ class IndexBuilder:
                 mm.close()
         with self._lock:
             self.raw_addrs.append((first, raw))
-            for name, values in cols.items():
-                self.parts.setdefault(name, []).append(values)
+            if self._spool is not None:
+                self._spool.append(cols)
+            else:
+                for name, values in cols.items():
+                    self.parts.setdefault(name, []).append(values)
             self._count = first + len(batch)
         return len(batch)
 
@@ -175,7 +181,9 @@ class IndexBuilder:
             n = self._count
             parts = {name: list(v) for name, v in self.parts.items()}
             raw_addrs = list(self.raw_addrs)
+            spooled = self._spool.columns(n) if self._spool is not None else {}
         columns = {name: v[0] if len(v) == 1 else np.concatenate(v) for name, v in parts.items()}
+        columns.update(spooled)
         with self._lock:
             # The joined arrays replace the chunks they hold: the builder and what it returned
             # share one copy, and the next call joins only the chunks read since.
@@ -199,18 +207,34 @@ class IndexBuilder:
             parts = {name: list(v) for name, v in self.parts.items()}
             raw_addrs = list(self.raw_addrs)
             self._snapshot = None
-        if n < SPILL_FROM or not parts:
+            spool, self._spool = self._spool, None
+        if spool is not None:
+            names = spool.finish(n, work) if n else []
+            if not n:
+                spool.discard()
+                return None
+        elif n < SPILL_FROM or not parts:
             return None
-        for name, chunks in parts.items():
-            _write_chunks(work / f"{name}.npy", chunks, n)
-        names = list(parts)
+        else:
+            for name, chunks in parts.items():
+                _write_chunks(work / f"{name}.npy", chunks, n)
+            names = list(parts)
+        decoded = list(names)
         for name, values in streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]).items():
             _save(work / f"{name}.npy", values)
             names.append(name)
         columns = {name: _mapped(work / f"{name}.npy") for name in names}
         with self._lock:
-            self.parts = {name: [columns[name]] for name in parts}
+            self.parts = {name: [columns[name]] for name in decoded}
         return columns
+
+    def discard(self) -> None:
+        """Drop what was read (an upload that failed): its spooled columns too."""
+        with self._lock:
+            spool, self._spool = self._spool, None
+            self.parts, self.raw_addrs, self._snapshot = {}, [], None
+        if spool is not None:
+            spool.discard()
 
     def snapshot(self) -> "PartialIndex":
         """A read-only view of the packets indexed so far (cached until more are read)."""
@@ -262,7 +286,7 @@ class IndexBuilder:
                     release()
                 columns.update(tcp_cols)
                 columns["udp_stream"] = streams.udp_streams(columns)
-                columns.update(pdus.pdu_columns(data, columns, release))
+                columns.update(pdus.pdu_columns(data, columns, release, capture=self.capture_path))
             finally:
                 del data
                 if mm is not None:

@@ -116,7 +116,10 @@ class Library:
         # Anything left in incoming/ is an upload that a crash interrupted: it never became a
         # capture, so it is simply dropped.
         for stale in (self.data_dir / "incoming").iterdir():
-            stale.unlink(missing_ok=True)
+            if stale.is_dir():  # the columns spooled while an upload was read
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.data_dir / "wirelens.db", timeout=30)

@@ -51,6 +51,12 @@ class _Sink:
     def stop(self):
         return self.follower.stop() if self.follower is not None else None
 
+    def abandon(self) -> None:
+        """The upload failed: stop following it and drop what was read."""
+        builder = self.stop()
+        if builder is not None:
+            builder.discard()
+
 
 class StorageFull(WirelensError):
     """The disk (or the server's file size limit) ran out while an upload was being stored."""
@@ -115,7 +121,12 @@ async def store_upload(request: Request, captures: Captures, jobs) -> CaptureRec
     """Receive an upload, add it to the library and start (or continue) its indexing."""
     path, name, sink = await receive_upload(request, captures.library)
     builder = await run_in_threadpool(sink.stop)
-    record = await run_in_threadpool(captures.library.add_file, path, name)
+    try:
+        record = await run_in_threadpool(captures.library.add_file, path, name)
+    except BaseException:
+        if builder is not None:
+            builder.discard()
+        raise
     if builder is not None:
         builder.retarget(captures.library.original_path(record.id))
     jobs.index(record.id, builder=builder)
@@ -159,13 +170,13 @@ async def receive_upload(request: Request, library: Library) -> tuple[Path, str,
                     out.write(chunk)
                 name = request.headers.get("x-filename", "capture")
     except OSError as exc:
-        await run_in_threadpool(out.stop)
+        await run_in_threadpool(out.abandon)
         path.unlink(missing_ok=True)
         if exc.errno in DISK_FULL:
             raise StorageFull() from exc
         raise
     except BaseException:
-        await run_in_threadpool(out.stop)
+        await run_in_threadpool(out.abandon)
         path.unlink(missing_ok=True)
         raise
     return path, name, out

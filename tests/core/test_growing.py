@@ -66,3 +66,14 @@ def test_a_follower_that_fails_hands_over_nothing(tmp_path):
     while not follower._failed and time.monotonic() < deadline:
         time.sleep(0.05)
     assert follower.stop() is None
+
+
+def test_columns_spooled_by_an_interrupted_upload_are_removed_at_start(tmp_path):
+    from app.core.library import Library  # noqa: PLC0415
+
+    incoming = tmp_path / "data" / "incoming"
+    (incoming / "0123.spool").mkdir(parents=True)
+    (incoming / "0123.spool" / "offset.npy").write_bytes(b"\x93NUMPY")
+    (incoming / "0123").write_bytes(b"partial upload")
+    Library(tmp_path / "data")
+    assert list(incoming.iterdir()) == []

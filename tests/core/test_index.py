@@ -132,3 +132,35 @@ def test_an_index_built_from_spilled_columns_is_the_same(name, tmp_path, monkeyp
     for column in kept.cols:
         assert np.array_equal(np.asarray(kept[column]), np.asarray(spilled[column])), column
     assert not list((tmp_path / "spilled").glob("*.part"))
+
+
+@pytest.mark.parametrize("name", ["many-protocols.pcap", "ip4_fragments.pcap", "many_interfaces-1.pcapng"])
+def test_an_index_built_from_spooled_columns_is_the_same(name, tmp_path):
+    """Big captures keep their decoded columns in files while they are read; snapshots read
+    them there and the finished index must not change by it."""
+    from app.core.index import IndexBuilder  # noqa: PLC0415
+
+    in_memory = IndexBuilder(CORPUS / name)
+    spooled = IndexBuilder(CORPUS / name, spool=tmp_path / "spool")
+    for builder in (in_memory, spooled):
+        builder.step(final=False, max_records=100)
+    a, b = in_memory.snapshot(), spooled.snapshot()
+    assert a.n == b.n > 0
+    for column in a.cols:
+        assert np.array_equal(np.asarray(a[column]), np.asarray(b[column])), column
+    kept = build_index(CORPUS / name, tmp_path / "kept", builder=in_memory)
+    built = build_index(CORPUS / name, tmp_path / "spooled", builder=spooled)
+    assert sorted(kept.cols) == sorted(built.cols)
+    for column in kept.cols:
+        assert np.array_equal(np.asarray(kept[column]), np.asarray(built[column])), column
+    assert not (tmp_path / "spool").exists()
+
+
+def test_a_discarded_build_leaves_no_spool(tmp_path):
+    from app.core.index import IndexBuilder  # noqa: PLC0415
+
+    builder = IndexBuilder(CORPUS / "many-protocols.pcap", spool=tmp_path / "spool")
+    builder.step(final=False)
+    assert list((tmp_path / "spool").glob("*.npy"))
+    builder.discard()
+    assert not (tmp_path / "spool").exists()

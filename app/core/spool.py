@@ -1,0 +1,79 @@
+"""Index columns kept on disk while a capture is read: one ``.npy`` file per column, growing.
+
+Holding every decoded column of a big capture in memory until the end costs about 250 bytes per
+packet; here each chunk is appended to its column's file as soon as it is decoded, and readers
+map the files. Each file starts with a header of fixed size (numpy pads the header so that the
+length of its first axis may grow), written for zero rows and rewritten with the final count,
+after which the file is an ordinary ``.npy`` that moves into the index as it is.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+
+def _header(dtype: np.dtype, shape: tuple) -> bytes:
+    out = io.BytesIO()
+    npy_format.write_array_header_1_0(out, {"descr": npy_format.dtype_to_descr(dtype),
+                                            "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+class ColumnSpool:
+    """Columns appended chunk by chunk to files in ``folder``; not thread-safe (the index
+    builder calls it under its lock)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self._files: dict[str, object] = {}
+        self._layout: dict[str, tuple[np.dtype, tuple, int]] = {}  # dtype, row shape, header size
+
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        for name, values in columns.items():
+            f = self._files.get(name)
+            if f is None:
+                header = _header(values.dtype, (0,) + values.shape[1:])
+                f = self._files[name] = open(self.folder / f"{name}.npy", "wb")
+                f.write(header)
+                self._layout[name] = (values.dtype, values.shape[1:], len(header))
+            np.ascontiguousarray(values).tofile(f)
+        for f in self._files.values():
+            f.flush()  # readers map the files, not these buffers
+
+    def columns(self, n: int, mode: str = "r") -> dict[str, np.ndarray]:
+        """The first ``n`` rows of every column, mapped (``mode`` "r+" to fix rows in place)."""
+        out = {}
+        for name, (dtype, row, header) in self._layout.items():
+            if n == 0:
+                out[name] = np.zeros((0,) + row, dtype=dtype)
+            else:
+                out[name] = np.memmap(self.folder / f"{name}.npy", dtype=dtype, mode=mode,
+                                      offset=header, shape=(n,) + row)
+        return out
+
+    def finish(self, n: int, destination: Path) -> list[str]:
+        """Seal every column at ``n`` rows and move its file into ``destination``."""
+        for name, f in self._files.items():
+            dtype, row, header = self._layout[name]
+            f.seek(0)
+            f.write(_header(dtype, (n,) + row))
+            f.close()
+            path = self.folder / f"{name}.npy"
+            os.truncate(path, header + n * dtype.itemsize * int(np.prod(row, dtype=np.int64)))
+            os.replace(path, Path(destination) / f"{name}.npy")
+        names = list(self._files)
+        self.discard()
+        return names
+
+    def discard(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
