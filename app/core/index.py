@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, npyio, pdus, reassembly, streams, tcpindex
+from app.core import indexfiles, layers, npyio, pdus, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
 from app.core.spool import ColumnSpool
 
@@ -217,13 +217,13 @@ class IndexBuilder:
             return None
         else:
             for name, chunks in parts.items():
-                _write_chunks(work / f"{name}.npy", chunks, n)
+                indexfiles.write_chunks(work / f"{name}.npy", chunks, n)
             names = list(parts)
         decoded = list(names)
         for name, values in streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]).items():
-            _save(work / f"{name}.npy", values)
+            indexfiles.save(work / f"{name}.npy", values)
             names.append(name)
-        columns = {name: _mapped(work / f"{name}.npy") for name in names}
+        columns = {name: indexfiles.mapped(work / f"{name}.npy") for name in names}
         with self._lock:
             self.parts = {name: [columns[name]] for name in decoded}
         return columns
@@ -259,7 +259,7 @@ class IndexBuilder:
         # A folder of its own per build: two builds of one capture (a restart re-indexing while
         # an earlier job still runs) never write into each other's files.
         work = directory.with_name(f"{directory.name}.building-{os.getpid()}-{threading.get_ident()}")
-        _remove_abandoned_builds(directory)
+        indexfiles.remove_abandoned_builds(directory)
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         columns = self._columns_on_disk(work)
@@ -294,7 +294,7 @@ class IndexBuilder:
         meta = self.meta(columns)
         for name, values in columns.items():
             if spilled.get(name) is not values:
-                _save(work / f"{name}.npy", values)
+                indexfiles.save(work / f"{name}.npy", values)
         # Per-stream TCP facts (handshake, completeness) live in their own folder: they are
         # indexed by tcp.stream, not by packet.
         (work / "tcp_streams").mkdir()
@@ -310,51 +310,6 @@ class IndexBuilder:
         return CaptureIndex(directory, self.capture_path)
 
 
-
-
-def _write_chunks(path: Path, chunks: list[np.ndarray], n: int) -> None:
-    """The first ``n`` rows of ``chunks`` as one .npy file, written chunk by chunk."""
-    partial = path.with_name(path.name + ".part")
-    header = {"descr": np.lib.format.dtype_to_descr(chunks[0].dtype), "fortran_order": False,
-              "shape": (n,) + chunks[0].shape[1:]}
-    with open(partial, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, header)
-        left = n
-        for chunk in chunks:
-            if left <= 0:
-                break
-            np.ascontiguousarray(chunk[:left]).tofile(f)
-            left -= len(chunk)
-    os.replace(partial, path)
-
-
-def _mapped(path: Path) -> np.ndarray:
-    """A column file mapped for reading and writing (the passes fix some rows in place)."""
-    try:
-        return npyio.load(path, "r+")
-    except ValueError:  # an empty array cannot be mapped
-        return npyio.load(path)
-
-
-def _save(path: Path, values: np.ndarray) -> None:
-    """np.save through a new file: a mapping of an older version of it stays valid."""
-    partial = path.with_name(path.name + ".part")
-    with open(partial, "wb") as f:
-        np.save(f, np.ascontiguousarray(values))
-    os.replace(partial, path)
-
-
-def _remove_abandoned_builds(directory: Path) -> None:
-    """Remove the build folders of processes that died mid-build (a crash, a SIGKILL)."""
-    for stale in directory.parent.glob(f"{directory.name}.building*"):
-        parts = stale.name.rsplit("-", 2)
-        try:
-            os.kill(int(parts[-2]), 0)
-            continue  # its process still runs: it may still be building
-        except (ValueError, IndexError, ProcessLookupError):
-            shutil.rmtree(stale, ignore_errors=True)
-        except PermissionError:
-            continue
 
 
 class PartialIndex(CaptureIndex):

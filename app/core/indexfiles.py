@@ -1,0 +1,56 @@
+"""The files of an index being built: column files written whole or from chunks, mapped back,
+and build folders that a dead process left behind."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from app.core import npyio
+
+
+def write_chunks(path: Path, chunks: list[np.ndarray], n: int) -> None:
+    """The first ``n`` rows of ``chunks`` as one .npy file, written chunk by chunk."""
+    partial = path.with_name(path.name + ".part")
+    header = {"descr": np.lib.format.dtype_to_descr(chunks[0].dtype), "fortran_order": False,
+              "shape": (n,) + chunks[0].shape[1:]}
+    with open(partial, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        left = n
+        for chunk in chunks:
+            if left <= 0:
+                break
+            np.ascontiguousarray(chunk[:left]).tofile(f)
+            left -= len(chunk)
+    os.replace(partial, path)
+
+
+def mapped(path: Path) -> np.ndarray:
+    """A column file mapped for reading and writing (the passes fix some rows in place)."""
+    try:
+        return npyio.load(path, "r+")
+    except ValueError:  # an empty array cannot be mapped
+        return npyio.load(path)
+
+
+def save(path: Path, values: np.ndarray) -> None:
+    """np.save through a new file: a mapping of an older version of it stays valid."""
+    partial = path.with_name(path.name + ".part")
+    with open(partial, "wb") as f:
+        np.save(f, np.ascontiguousarray(values))
+    os.replace(partial, path)
+
+
+def remove_abandoned_builds(directory: Path) -> None:
+    """Remove the build folders of processes that died mid-build (a crash, a SIGKILL)."""
+    for stale in directory.parent.glob(f"{directory.name}.building*"):
+        parts = stale.name.rsplit("-", 2)
+        try:
+            os.kill(int(parts[-2]), 0)
+            continue  # its process still runs: it may still be building
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            continue
