@@ -80,34 +80,35 @@ def window_scale_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np
     out = np.full(len(rows), -1, dtype=np.int16)
     syn = np.flatnonzero(cols["tcp_flags"][rows] & SYN)
     for lo in range(0, len(syn), RELEASE_EVERY):
-        for k in syn[lo:lo + RELEASE_EVERY].tolist():
-            out[k] = _window_scale(data, cols, int(rows[k]))
+        block = syn[lo:lo + RELEASE_EVERY]
+        out[block] = _window_scales(data, cols, rows[block])
         if release is not None:
             release()
     return out
 
 
-def _window_scale(data: np.ndarray, cols: dict[str, np.ndarray], i: int) -> int:
-    start = int(cols["offset"][i]) + int(cols["l4_hdr"][i])
-    hlen = int(cols["tcp_hlen"][i])
-    end = min(start + hlen, int(cols["offset"][i]) + int(cols["caplen"][i]))
+def _window_scales(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Walk the options of all ``rows`` at once, one option per step (at most 40 steps: each
+    consumes a byte or more of an options area of at most 40 bytes)."""
+    offset = cols["offset"][rows].astype(np.int64)
+    start = offset + cols["l4_hdr"][rows]
+    end = np.minimum(start + cols["tcp_hlen"][rows], offset + cols["caplen"][rows])
     pos = start + 20
-    while pos < end:
-        kind = int(data[pos])
-        if kind == 0:
-            break
-        if kind == 1:
-            pos += 1
-            continue
-        if pos + 1 >= end:
-            break
-        length = int(data[pos + 1])
-        if length < 2:
-            break
-        if kind == 3 and length == 3 and pos + 2 < end:
-            return min(int(data[pos + 2]), 14)
-        pos += length
-    return -1
+    out = np.full(len(rows), -1, dtype=np.int16)
+    live = np.flatnonzero(pos < end)
+    while len(live):
+        p, e = pos[live], end[live]
+        kind = data[p]
+        other = kind > 1  # 0 ends the list, 1 is one byte of padding
+        sized = other & (p + 1 < e)
+        length = np.ones(len(live), dtype=np.int64)
+        length[sized] = data[p[sized] + 1]
+        scale = sized & (kind == 3) & (length == 3) & (p + 2 < e)
+        out[live[scale]] = np.minimum(data[p[scale] + 2], 14)
+        done = (kind == 0) | (other & ~sized) | (sized & (length < 2)) | scale
+        pos[live] = p + length
+        live = live[~done & (pos[live] < e)]
+    return out
 
 
 def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
