@@ -14,6 +14,7 @@ Outside the scope a sub-result is meaningless, and the ``and``/``or`` that set i
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -183,6 +184,9 @@ class _Run:
         return result
 
     def compare(self, t: ir.TCompare) -> np.ndarray:
+        by_parts = self.compare_parts(t)
+        if by_parts is not None:
+            return by_parts
         a, b, op = self.value(t.left), self.value(t.right), t.op
         if not isinstance(a, Vec):
             a, b = b, a
@@ -200,6 +204,38 @@ class _Run:
         if op in _EQ_FAMILY:
             return reduce_eq(self.n, rows, mask, op)
         return any_rows(self.n, rows, mask)
+
+    def compare_parts(self, t: ir.TCompare) -> np.ndarray | None:
+        """``tcp.port == 80`` as ``tcp.srcport == 80 || tcp.dstport == 80``, without joining
+        the parts' occurrences (a sort of every port of the capture). Every operator splits:
+        "any" ones unite the parts; ``!=`` (all differ) and ``===`` (all equal) are "present
+        and not any (un)equal". None when the test is not an aggregate field against a value."""
+        field, const, op = t.left, t.right, t.op
+        if isinstance(field, ir.VConst):
+            field, const, op = const, field, _MIRROR.get(op, op)
+        if not (isinstance(field, ir.VField) and isinstance(const, ir.VConst)
+                and field.name in AGGREGATES):
+            return None
+        parts = AGGREGATES[field.name]
+        # Only for parts the source holds outright (index columns): a part read from packets
+        # would be read in full here, outside the scope.
+        if any(self.cost(part) != 0 or self.src.values(part) is None for part in parts):
+            return None
+        negated = {"!=": "==", "===": "!=="}.get(op)
+
+        def united(part_op: str) -> np.ndarray:
+            result = np.zeros(self.n, dtype=bool)
+            for part in parts:
+                part_field = dataclasses.replace(field, name=part)
+                result |= self.compare(dataclasses.replace(t, op=part_op, left=part_field, right=const))
+            return result
+
+        if negated is None:
+            return united(op)
+        present = np.zeros(self.n, dtype=bool)
+        for part in parts:
+            present |= self.presence(part, field.vt.kind)
+        return present & ~united(negated)
 
     def contains(self, hay: Vec, needle: Any) -> np.ndarray:
         if isinstance(needle, Vec):
