@@ -102,6 +102,10 @@
     const name = store.get(FIELD_KEY, null);
     const node = name && tree.querySelector(`.node[data-name="${CSS.escape(name)}"]`);
     const pane = tree.closest("[data-pane]");
+    // Only while the focus is still nowhere else: a key pressed meanwhile ("/" to the filter
+    // box) must keep the focus it moved.
+    const active = document.activeElement;
+    if (active && active !== document.body && !(pane && pane.contains(active))) refocus = false;
     if (node && visible(labelOf(node))) select(node, { focus: refocus, remember: false });
     else if (refocus && pane) pane.focus({ preventScroll: true });
     refocus = false;
