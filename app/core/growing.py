@@ -10,7 +10,7 @@ import logging
 import threading
 from pathlib import Path
 
-from app.core import pcapfile
+from app.core import pcapfile, procpool
 from app.core.index import CHUNK, IndexBuilder
 
 log = logging.getLogger("wirelens")
@@ -45,6 +45,7 @@ class GrowingIndex:
             return None  # refused when the upload is added, with the reason
         follower = cls(path, max_packets)
         follower._thread.start()
+        procpool.warm()  # the index passes at the end use it
         return follower
 
     def _run(self) -> None:

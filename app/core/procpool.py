@@ -90,6 +90,29 @@ def _run(fn: Callable[..., Any], *args: Any) -> Any:
         trim()
 
 
+def _ready() -> None:
+    """In the worker: load what the index passes run, before the first of them needs it."""
+    import app.core.pdus.replay  # noqa: F401, PLC0415
+    import app.core.tcpindex  # noqa: F401, PLC0415
+
+
+def warm() -> None:
+    """Start the worker now (a big upload has begun): spawning it and loading its modules
+    takes about half a second, better spent while the upload still arrives."""
+    global _pool
+    if _cores() < 2:
+        return
+    with _lock:
+        if _pool is not None:
+            return
+        try:
+            _pool = _new_pool()
+            _pool.submit(_run, _ready)  # not a job: a build submitting now is queued behind it
+        except Exception as exc:  # noqa: BLE001 - the first real job will try (and fall back)
+            log.warning("No worker process for the index yet (%s)", str(exc))
+            _pool = None
+
+
 def submit(fn: Callable[..., Any], *args: Any) -> Future | None:
     """Run ``fn(*args)`` in the worker process; None when it cannot take the job now.
 
