@@ -207,24 +207,27 @@ class IndexBuilder:
             parts = {name: list(v) for name, v in self.parts.items()}
             raw_addrs = list(self.raw_addrs)
             self._snapshot = None
-            spool, self._spool = self._spool, None
-        if spool is not None:
-            names = spool.finish(n, work) if n else []
-            if not n:
-                spool.discard()
-                return None
-        elif n < SPILL_FROM or not parts:
+            spool = self._spool
+        if spool is None and (n < SPILL_FROM or not parts):
             return None
-        else:
-            for name, chunks in parts.items():
-                indexfiles.write_chunks(work / f"{name}.npy", chunks, n)
-            names = list(parts)
-        decoded = list(names)
-        for name, values in streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]).items():
+        addresses = streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n])
+        for name, values in addresses.items():
             indexfiles.save(work / f"{name}.npy", values)
-            names.append(name)
-        columns = {name: indexfiles.mapped(work / f"{name}.npy") for name in names}
+        if spool is None:
+            for name, chunks in parts.items():  # the chunks stay valid meanwhile
+                indexfiles.write_chunks(work / f"{name}.npy", chunks, n)
         with self._lock:
+            # Moved and mapped under the lock: a snapshot taken meanwhile reads either the
+            # spooled files or the mapped ones, never neither.
+            if spool is not None:
+                self._spool = None
+                if not n:
+                    spool.discard()
+                    return None
+                decoded = spool.finish(n, work)
+            else:
+                decoded = list(parts)
+            columns = {name: indexfiles.mapped(work / f"{name}.npy") for name in decoded + list(addresses)}
             self.parts = {name: [columns[name]] for name in decoded}
         return columns
 
