@@ -34,12 +34,13 @@ class GrowingIndex:
         self._thread = threading.Thread(target=self._run, name="index-growing", daemon=True)
 
     @classmethod
-    def start_if_capture(cls, path: Path, head: bytes, max_packets: int | None = None
-                         ) -> "GrowingIndex | None":
+    def start_if_capture(cls, path: Path, max_packets: int | None = None) -> "GrowingIndex | None":
         """Start following ``path`` when its first bytes are an uncompressed capture (a
         compressed one is inflated first, so it is indexed only once complete)."""
+        with open(path, "rb") as f:
+            head = f.read(64)
         try:
-            if pcapfile.sniff_format(head[:64]) not in ("pcap", "pcapng"):
+            if pcapfile.sniff_format(head) not in ("pcap", "pcapng"):
                 return None
         except pcapfile.CaptureFormatError:
             return None  # refused when the upload is added, with the reason

@@ -269,9 +269,7 @@ class IndexBuilder:
         # Columns mapped from the build folder are saved already (changes go to their files).
         spilled = {k: v for k, v in (columns or {}).items() if isinstance(v, np.memmap)}
         if columns is None:
-            columns = self.columns()
-            with self._lock:
-                self.parts = {name: [columns[name]] for name in self.parts}  # one copy, not two
+            columns = self.columns()  # which also keeps the joined arrays as the only copy
         size = os.path.getsize(self.capture_path)
         tcp_streams = None
         with open(self.capture_path, "rb") as f:
@@ -283,10 +281,9 @@ class IndexBuilder:
                     lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
                 # The passes below read packets all over the file; the pages they touch are
                 # dropped from this process's memory after each (the kernel still caches them).
-                release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else None
+                release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else (lambda: None)
                 tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns, release)
-                if release:
-                    release()
+                release()
                 columns.update(tcp_cols)
                 columns["udp_stream"] = streams.udp_streams(columns)
                 columns.update(pdus.pdu_columns(data, columns, release, capture=self.capture_path))

@@ -2,22 +2,31 @@
 and build folders that a dead process left behind."""
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from app.core import npyio
+
+
+def npy_header(dtype: np.dtype, shape: tuple) -> bytes:
+    """The header of an .npy file of ``shape``; numpy pads it so that its length does not
+    change with the length of the first axis (the spool rewrites it in place)."""
+    out = io.BytesIO()
+    npy_format.write_array_header_1_0(out, {"descr": npy_format.dtype_to_descr(dtype),
+                                            "fortran_order": False, "shape": shape})
+    return out.getvalue()
 
 
 def write_chunks(path: Path, chunks: list[np.ndarray], n: int) -> None:
     """The first ``n`` rows of ``chunks`` as one .npy file, written chunk by chunk."""
     partial = path.with_name(path.name + ".part")
-    header = {"descr": np.lib.format.dtype_to_descr(chunks[0].dtype), "fortran_order": False,
-              "shape": (n,) + chunks[0].shape[1:]}
     with open(partial, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, header)
+        f.write(npy_header(chunks[0].dtype, (n,) + chunks[0].shape[1:]))
         left = n
         for chunk in chunks:
             if left <= 0:

@@ -8,20 +8,13 @@ after which the file is an ordinary ``.npy`` that moves into the index as it is.
 """
 from __future__ import annotations
 
-import io
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
-from numpy.lib import format as npy_format
 
-
-def _header(dtype: np.dtype, shape: tuple) -> bytes:
-    out = io.BytesIO()
-    npy_format.write_array_header_1_0(out, {"descr": npy_format.dtype_to_descr(dtype),
-                                            "fortran_order": False, "shape": shape})
-    return out.getvalue()
+from app.core.indexfiles import npy_header
 
 
 class ColumnSpool:
@@ -39,7 +32,7 @@ class ColumnSpool:
         for name, values in columns.items():
             f = self._files.get(name)
             if f is None:
-                header = _header(values.dtype, (0,) + values.shape[1:])
+                header = npy_header(values.dtype, (0,) + values.shape[1:])
                 f = self._files[name] = open(self.folder / f"{name}.npy", "wb")
                 f.write(header)
                 self._layout[name] = (values.dtype, values.shape[1:], len(header))
@@ -63,7 +56,7 @@ class ColumnSpool:
         for name, f in self._files.items():
             dtype, row, header = self._layout[name]
             f.seek(0)
-            f.write(_header(dtype, (n,) + row))
+            f.write(npy_header(dtype, (n,) + row))
             f.close()
             path = self.folder / f"{name}.npy"
             os.truncate(path, header + n * dtype.itemsize * int(np.prod(row, dtype=np.int64)))

@@ -34,19 +34,16 @@ class _Sink:
         self.path = path
         self.max_packets = max_packets
         self.size = 0
-        self.head = b""
         self.follower: GrowingIndex | None = None
 
     def write(self, data: bytes) -> None:
         self.out.write(data)
-        if len(self.head) < 64:
-            self.head += data[:64 - len(self.head)]
         before, self.size = self.size, self.size + len(data)
         if self.follower is not None:
             self.out.flush()  # the follower reads the file, not this buffer
         elif before < FOLLOW_FROM <= self.size:
             self.out.flush()
-            self.follower = GrowingIndex.start_if_capture(self.path, self.head, self.max_packets)
+            self.follower = GrowingIndex.start_if_capture(self.path, self.max_packets)
 
     def stop(self):
         return self.follower.stop() if self.follower is not None else None

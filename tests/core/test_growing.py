@@ -31,7 +31,7 @@ def test_an_index_continued_from_a_followed_upload_equals_one_read_at_once(name,
             out.write(data[start:start + 7919])
             out.flush()
             if follower is None and out.tell() >= 64:
-                follower = GrowingIndex.start_if_capture(incoming, data[:64])
+                follower = GrowingIndex.start_if_capture(incoming)
             if follower is not None and not paused and start >= len(data) // 2:
                 paused = True  # let the follower read part of the file meanwhile
                 deadline = time.monotonic() + 5
@@ -51,15 +51,15 @@ def test_an_index_continued_from_a_followed_upload_equals_one_read_at_once(name,
 def test_a_compressed_or_foreign_file_is_not_followed(tmp_path):
     path = tmp_path / "upload"
     path.write_bytes(b"\x1f\x8b\x08" + bytes(61))
-    assert GrowingIndex.start_if_capture(path, path.read_bytes()) is None
+    assert GrowingIndex.start_if_capture(path) is None
     path.write_bytes(b"hello, this is not a capture file at all; it is plain text......")
-    assert GrowingIndex.start_if_capture(path, path.read_bytes()) is None
+    assert GrowingIndex.start_if_capture(path) is None
 
 
 def test_a_follower_that_fails_hands_over_nothing(tmp_path):
     path = tmp_path / "upload"
     path.write_bytes((CORPUS / "dpkt_http.pcap").read_bytes()[:4096])
-    follower = GrowingIndex.start_if_capture(path, path.read_bytes())
+    follower = GrowingIndex.start_if_capture(path)
     time.sleep(0.1)
     path.unlink()  # the upload's file vanished under it
     deadline = time.monotonic() + 5
