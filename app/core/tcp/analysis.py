@@ -3,14 +3,15 @@
 ``analyze()`` turns the per-segment arrays of :class:`TcpSegments` into :class:`TcpAnalysis`:
 relative sequence numbers, tcp.nxtseq, scaled windows, completeness and handshakes come from whole
 arrays (app/core/tcp/vector.py, app/core/tcp/prior.py); the flags that depend on the order of
-segments come from one tight loop (app/core/tcp/seqloop.py); endpoint states from
+segments come from one tight loop (app/core/tcp/seqloop.py) over the streams that need it
+(app/core/tcp/plain.py); endpoint states from
 app/core/tcp/state.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from app.core.tcp import seqloop, vector
+from app.core.tcp import plain, seqloop, vector
 from app.core.tcp.model import StreamSummary, TcpAnalysis, TcpSegments
 from app.core.tcp.prior import Prior
 from app.core.tcp.state import track_states
@@ -31,8 +32,10 @@ def analyze(seg: TcpSegments, states: bool = True) -> TcpAnalysis:
             "len": np.where(ok, plen, -1), "win": seg.window_value, "time": times}
     for name in ("own_ack", "own_win", "rev_ack", "rev_time", "pre_bits"):
         cols[name] = getattr(prior, name)
+    busy = plain.loop_rows(lay, prior, seg.flags, seg.seq_raw, seg.ack_raw, plen, ok,
+                           seg.reused, base, base_row)
     loop = seqloop.run(cols, seg.reused, base.tolist(), base_row.tolist(),
-                       prior.rtt_ns.tolist(), prior.rtt_row.tolist())
+                       prior.rtt_ns.tolist(), prior.rtt_row.tolist(), busy)
 
     rel_seq, rel_ack, nxtseq = vector.relative_numbers(
         lay, seg.seq_raw, seg.ack_raw, seg.flags, plen, ok, base, loop.overrides)
@@ -48,7 +51,8 @@ def analyze(seg: TcpSegments, states: bool = True) -> TcpAnalysis:
         dup_frame[rows] = np.where(dup_num[rows] > 0, frames[dup_rows], 0)
 
     if states:
-        state_a, state_b = track_states(lay.flow, seg.flags, seg.seq_raw, seg.ack_raw, plen)
+        state_a, state_b = track_states(lay.flow, seg.flags, seg.seq_raw, seg.ack_raw, plen,
+                                        lay.order)
     else:
         state_a = state_b = np.zeros(n, dtype=np.uint8)
 

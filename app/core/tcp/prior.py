@@ -34,6 +34,8 @@ class Prior:
     pre_bits: np.ndarray  # ZERO_WINDOW | WINDOW_FULL | ZWP_CANDIDATE bits
     rtt_ns: np.ndarray  # per dense stream: initial RTT (0 unknown)
     rtt_row: np.ndarray  # per dense stream: row after which it is known (n: never)
+    own_row: np.ndarray  # the sending flow's previous analysed row (-1 none)
+    rev_row: np.ndarray  # the reverse flow's previous analysed row (-1 none)
 
     def __init__(self, lay: Layout, flags: np.ndarray, seq: np.ndarray, ack: np.ndarray,
                  plen: np.ndarray, window: np.ndarray, ws_option: np.ndarray, times: np.ndarray,
@@ -55,6 +57,8 @@ class Prior:
         # last analysed segment of the own and the reverse flow
         p0, p1 = self._prev(oks & ~d), self._prev(oks & d)
         own, rev = np.where(d, p1, p0), np.where(d, p0, p1)
+        self.own_row = self._unsort(np.where(own >= 0, o[np.maximum(own, 0)], -1))
+        self.rev_row = self._unsort(np.where(rev >= 0, o[np.maximum(rev, 0)], -1))
         rev_ack = self._take(ack_s, rev, 0)
         rev_win = self._take(win_s, rev, M32)
         self.own_ack = self._unsort(self._take(ack_s, own, 0))

@@ -50,8 +50,9 @@ class LoopResult:
 
 
 def run(cols: dict[str, np.ndarray], reused: np.ndarray, base: list[int], base_row: list[int],
-        rtt_ns: list[int], rtt_row: list[int]) -> LoopResult:
-    """Analyse every segment.
+        rtt_ns: list[int], rtt_row: list[int], rows: np.ndarray | None = None) -> LoopResult:
+    """Analyse every segment, or only ``rows`` (ascending): whole streams the loop would not
+    flag may be left out (app/core/tcp/plain.py), as streams share no state.
 
     ``cols`` holds one int64 array per row value: flow (2 * dense stream + direction), flags,
     seq, ack, len (tcp.len, -1 for segments Wireshark does not analyse), win (raw window), time
@@ -83,9 +84,15 @@ def run(cols: dict[str, np.ndarray], reused: np.ndarray, base: list[int], base_r
     n = len(cols["flow"])
     names = ("flow", "flags", "seq", "ack", "len", "time", "own_ack", "rev_ack", "pre_bits")
     rare = (cols["win"], cols["own_win"], cols["rev_time"])
+    if rows is not None:
+        n = len(rows)
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
-        chunk = [range(lo, hi)] + [cols[name][lo:hi].tolist() for name in names]
+        if rows is None:
+            chunk = [range(lo, hi)] + [cols[name][lo:hi].tolist() for name in names]
+        else:
+            part = rows[lo:hi]
+            chunk = [part.tolist()] + [cols[name][part].tolist() for name in names]
         _chunk(chunk, rare, reused, base, base_row, rtt_ns, rtt_row, st, res)
     return res
 

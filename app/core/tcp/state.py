@@ -63,29 +63,42 @@ def _acks(ack: int, value: int) -> bool:
 
 
 def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.ndarray,
-                 payload_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 payload_len: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """States of endpoints A and B of each segment's stream after that segment.
 
-    ``flow`` = 2 * dense stream + direction (direction 0 = sent by A).  Returns two uint8 arrays of
+    ``flow`` = 2 * dense stream + direction (direction 0 = sent by A).  ``order``: the rows
+    sorted by stream, stably (computed when not given).  Returns two uint8 arrays of
     :class:`TcpState` codes.
+
+    Streams are independent, so they are replayed one after the other; within a stream, once
+    neither endpoint is in a state a plain ACK could change, the replay jumps to the stream's
+    next SYN, FIN or RST: the rows in between keep the states of the row before them.  That
+    leaves to the Python loop only the few rows around handshakes and closes.
     """
     n = len(flow)
     nend = int(flow.max()) + 2 if n else 0
     nend += nend & 1
+    if order is None:
+        order = np.argsort(flow >> 1, kind="stable")
+    fl_s = flags[order].astype(np.int64)
+    flow_s = flow[order]
+    pos = np.arange(n)
+    # next_stop[p]: the first row after p that is a SYN/FIN/RST or starts another stream
+    stop = ((fl_s & 7) != 0) | np.r_[True, (flow_s[1:] >> 1) != (flow_s[:-1] >> 1)]
+    following = np.minimum.accumulate(np.where(stop, pos, n)[::-1])[::-1]
+    next_stop = np.r_[following[1:], n].tolist()
     st = [UNKNOWN] * nend
     isn = [-1] * nend  # own SYN sequence number
     finseq = [-1] * nend  # own FIN sequence number
     passive = [False] * nend  # came from LISTEN
     got_syn = [False] * nend  # received the peer's SYN while in LISTEN
-    pair = [0] * (nend // 2)  # 16 * state A + state B
-    # quiet[s]: no endpoint is in a state that a plain ACK could change
-    quiet = [False] * (nend // 2)
-    out = [0] * n
-    seq_l, ack_l, len_l = seq.tolist(), ack.tolist(), payload_len.tolist()
-    for i, s_, fl in zip(range(n), flow.tolist(), flags.tolist()):
-        if not fl & 7 and quiet[s_ >> 1]:
-            out[i] = pair[s_ >> 1]
-            continue
+    visited: list[int] = []
+    codes: list[int] = []  # 16 * state A + state B after each visited row
+    flow_l, fl_l = flow_s.tolist(), fl_s.tolist()
+    seq_l, ack_l, len_l = seq[order].tolist(), ack[order].tolist(), payload_len[order].tolist()
+    i = 0
+    while i < n:
+        s_, fl = flow_l[i], fl_l[i]
         r_ = s_ ^ 1
         ss, rs = st[s_], st[r_]
         if fl & 4:  # RST
@@ -149,7 +162,15 @@ def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.n
                     finseq[s_] = fs  # seen while the sender's state was unclear
         st[s_], st[r_] = ss, rs
         a, b = (rs, ss) if s_ & 1 else (ss, rs)
-        out[i] = pair[s_ >> 1] = a * 16 + b
-        quiet[s_ >> 1] = a in _QUIET and b in _QUIET
-    codes = np.array(out, dtype=np.uint8)
-    return codes >> 4, codes & 15
+        visited.append(i)
+        codes.append(a * 16 + b)
+        i = next_stop[i] if a in _QUIET and b in _QUIET else i + 1
+    # every row skipped takes the codes of the last visited row before it (same stream)
+    last = np.zeros(n, dtype=np.int64)
+    last[visited] = visited
+    np.maximum.accumulate(last, out=last)
+    values = np.zeros(n, dtype=np.uint8)
+    values[visited] = codes
+    out = np.empty(n, dtype=np.uint8)
+    out[order] = values[last]
+    return out >> 4, out & 15

@@ -1,8 +1,10 @@
 """Endpoint state machine (RFC 9293 states) over hand-made segment sequences."""
 from __future__ import annotations
 
+import random
+
 from app.core.tcp import analyze, state_name
-from tests.core.tcp.synth import build
+from tests.core.tcp.synth import build, random_connection
 
 
 def states(*lines: str) -> list[tuple[str, str]]:
@@ -137,3 +139,25 @@ def test_streams_are_independent():
     got = states("A S 1000 0 stream=0", "A S 3000 0 stream=1", "B SA 5000 1001 stream=0")
     assert got == [("SYN-SENT", "LISTEN"), ("SYN-SENT", "LISTEN"),
                    ("ESTABLISHED", "SYN-RECEIVED")]
+
+
+def test_interleaved_streams_get_the_states_each_gets_alone():
+    """The replay goes stream by stream and skips rows between events: whatever the
+    interleaving, each stream's states equal the ones it gets analysed on its own."""
+    rng = random.Random(7)
+    streams = [[f"{'AB'[who]} {fl} {seq} {ack} len={size} win={win} stream={sid}"
+                for sid, who, fl, seq, ack, size, win in random_connection(rng, sid)]
+               for sid in range(40)]
+    alone = {sid: states(*(line.replace(f"stream={sid}", "stream=0") for line in lines))
+             for sid, lines in enumerate(streams) if lines}
+    mixed, owner = [], []
+    queues = [list(lines) for lines in streams]
+    while any(queues):
+        sid = rng.choice([i for i, q in enumerate(queues) if q])
+        mixed.append(queues[sid].pop(0))
+        owner.append(sid)
+    got = states(*mixed)
+    for sid, expected in alone.items():
+        assert [g for g, o in zip(got, owner) if o == sid] == expected, sid
+    assert {s for pair in got for s in pair} >= {"ESTABLISHED", "TIME-WAIT", "CLOSED", "UNKNOWN"}
+
