@@ -65,14 +65,18 @@ def fragments(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.ndarray
 GATHER = 32768  # bytes gathered from the file between two releases of its pages
 
 
-def gather(data: np.ndarray, at: np.ndarray, release: Callable[[], None]) -> np.ndarray:
-    """``data[at]`` a block at a time, releasing the file pages read after each block: the
-    positions are spread over the whole file, which must never be mapped in memory at once."""
-    out = np.empty(len(at), dtype=np.uint8)
+def gather(data: np.ndarray, at: np.ndarray, release: Callable[[], None],
+           offsets: tuple[int, ...] = (0,)) -> np.ndarray:
+    """``data[at + k]`` for each k of ``offsets`` (one column each; one dimension for the
+    default), a block of rows at a time, releasing the file pages read after each block: the
+    positions are spread over the whole file, which must never be mapped in memory at once.
+    All bytes of a row are read in the same block, so each page is faulted in once."""
+    out = np.empty((len(at), len(offsets)), dtype=np.uint8)
+    step = np.asarray(offsets, dtype=np.int64)
     for lo in range(0, len(at), GATHER):
-        out[lo:lo + GATHER] = data[at[lo:lo + GATHER]]
+        out[lo:lo + GATHER] = data[at[lo:lo + GATHER, None] + step]
         release()
-    return out
+    return out[:, 0] if offsets == (0,) else out
 
 
 def echo_requests(data: np.ndarray, cols: dict[str, np.ndarray], heads: dict[int, bytes],
@@ -91,9 +95,9 @@ def echo_requests(data: np.ndarray, cols: dict[str, np.ndarray], heads: dict[int
         seq = np.full(len(rows), -1, dtype=np.int64)
         ok = (hdr >= 0) & (hdr + 8 <= cols["caplen"][rows])
         at = cols["offset"][rows][ok].astype(np.int64) + hdr[ok]
-        b = [gather(data, at + k, release).astype(np.int64) for k in (4, 5, 6, 7)]
-        ident[ok] = (b[0] << 8) | b[1]
-        seq[ok] = (b[2] << 8) | b[3]
+        b = gather(data, at, release, (4, 5, 6, 7)).astype(np.int64)
+        ident[ok] = (b[:, 0] << 8) | b[:, 1]
+        seq[ok] = (b[:, 2] << 8) | b[:, 3]
         for k in np.flatnonzero(~ok).tolist():
             head = heads.get(int(rows[k]))
             if head is not None and len(head) >= 8:
@@ -141,8 +145,8 @@ def quic(data: np.ndarray, cols: dict[str, np.ndarray],
     room = np.minimum(cols["pl_len"][rows], cols["caplen"][rows] - cols["pl_off"][rows])
     first = np.where(room > 0, gather(data, np.minimum(at, len(data) - 1), release), 0)
     gquic = (room >= 11) & ((first & 0x09) == 0x09)
-    gquic[gquic] = ((gather(data, at[gquic] + 9, release) == ord("Q"))
-                    & (gather(data, at[gquic] + 10, release) == ord("0")))
+    version = gather(data, at[gquic], release, (9, 10))
+    gquic[gquic] = (version[:, 0] == ord("Q")) & (version[:, 1] == ord("0"))
     cand = ((first & 0x80) != 0) | gquic
     # Ports whose dissector accepts any payload of 12 bytes or more never reach QUIC.
     taken = np.zeros(65536, dtype=bool)
