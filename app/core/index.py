@@ -130,6 +130,17 @@ class IndexBuilder:
         self._count = 0  # packets whose columns are stored: what a snapshot may show
         self._lock = threading.Lock()
 
+    # The upload follower may build in the index worker process and send the builder back.
+    def __getstate__(self) -> dict:
+        with self._lock:
+            state = dict(self.__dict__, _snapshot=None)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def retarget(self, path: Path) -> None:
         """Read on from ``path``: the same file, renamed or linked since (offsets still hold)."""
         self.capture_path = Path(path)

@@ -150,7 +150,7 @@ def result(future: Future | None, here: Callable[[], Any]) -> Any:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - a failing worker must not fail the index
-        log.warning("The index worker process failed (%s: %s): computing its part here",
+        log.warning("The index worker process failed (%s: %s): this process does its part",
                     type(exc).__name__, str(exc))
         # The future keeps the exception, whose traceback keeps the caller's frame alive in a
         # reference cycle, and with it the caller's view of the mapped capture (the capture's

@@ -28,6 +28,18 @@ class ColumnSpool:
         self._files: dict[str, object] = {}
         self._layout: dict[str, tuple[np.dtype, tuple, int]] = {}  # dtype, row shape, header size
 
+    # A spool filled in the index worker process travels back to the server with its builder:
+    # the files are flushed after every append, so the receiving side reopens them where they end.
+    def __getstate__(self) -> dict:
+        return {"folder": self.folder, "_layout": self._layout, "names": list(self._files)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.folder, self._layout = state["folder"], state["_layout"]
+        self._files = {}
+        for name in state["names"]:
+            f = self._files[name] = open(self.folder / f"{name}.npy", "r+b")
+            f.seek(0, os.SEEK_END)
+
     def append(self, columns: dict[str, np.ndarray]) -> None:
         for name, values in columns.items():
             f = self._files.get(name)

@@ -7,9 +7,19 @@ import time
 import numpy as np
 import pytest
 
+from app.core import procpool
 from app.core.growing import GrowingIndex
 from app.core.index import build_index
 from tests.reference import CORPUS
+
+
+@pytest.fixture(params=["worker process", "thread"])
+def where(request, monkeypatch):
+    """Follow in the index worker process (when it is free), or in a thread of this process
+    (one core, or the worker busy with another capture)."""
+    if request.param == "thread":
+        monkeypatch.setattr(procpool, "submit", lambda *a, **k: None)
+    return request.param
 
 
 def assert_same_index(a, b) -> None:
@@ -20,7 +30,7 @@ def assert_same_index(a, b) -> None:
 
 
 @pytest.mark.parametrize("name", ["many-protocols.pcap", "many_interfaces-1.pcapng"])
-def test_an_index_continued_from_a_followed_upload_equals_one_read_at_once(name, tmp_path):
+def test_an_index_continued_from_a_followed_upload_equals_one_read_at_once(name, tmp_path, where):
     data = (CORPUS / name).read_bytes()
     incoming = tmp_path / "incoming"
     follower = None
@@ -32,10 +42,11 @@ def test_an_index_continued_from_a_followed_upload_equals_one_read_at_once(name,
             out.flush()
             if follower is None and out.tell() >= 64:
                 follower = GrowingIndex.start_if_capture(incoming)
+                assert (follower._future is None) == (where == "thread")
             if follower is not None and not paused and start >= len(data) // 2:
                 paused = True  # let the follower read part of the file meanwhile
-                deadline = time.monotonic() + 5
-                while follower.builder.count == 0 and time.monotonic() < deadline:
+                deadline = time.monotonic() + 30  # the worker process may still be starting
+                while follower.decoded() == 0 and time.monotonic() < deadline:
                     time.sleep(0.02)
     assert follower is not None
     builder = follower.stop()
@@ -56,16 +67,17 @@ def test_a_compressed_or_foreign_file_is_not_followed(tmp_path):
     assert GrowingIndex.start_if_capture(path) is None
 
 
-def test_a_follower_that_fails_hands_over_nothing(tmp_path):
+def test_a_follower_that_fails_hands_over_nothing(tmp_path, where):
     path = tmp_path / "upload"
     path.write_bytes((CORPUS / "dpkt_http.pcap").read_bytes()[:4096])
     follower = GrowingIndex.start_if_capture(path)
     time.sleep(0.1)
     path.unlink()  # the upload's file vanished under it
-    deadline = time.monotonic() + 5
-    while not follower._failed and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not follower.failed and time.monotonic() < deadline:
         time.sleep(0.05)
     assert follower.stop() is None
+    assert not (tmp_path / "upload.spool").exists()
 
 
 def test_columns_spooled_by_an_interrupted_upload_are_removed_at_start(tmp_path):

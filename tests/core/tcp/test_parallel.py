@@ -183,7 +183,7 @@ def test_job_the_worker_cannot_receive_is_computed_here(tmp_path, monkeypatch, i
     with caplog.at_level(logging.WARNING, logger="wirelens"):
         split = index(RICH, tmp_path / "split")  # and the capture's mmap could be closed
     assert jobs[0][1].exception() is not None
-    assert "computing its part here" in caplog.text
+    assert "this process does its part" in caplog.text
     _assert_same_index(split, alone)
 
 
