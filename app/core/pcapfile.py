@@ -13,6 +13,7 @@ comments kept). Gzip-compressed files are inflated to a working copy first (see 
 from __future__ import annotations
 
 import gzip
+import itertools
 import mmap
 import struct
 import zlib
@@ -231,37 +232,48 @@ class RecordReader:
     def _walk_pcap(self, mm, size, final, cols: _Columns, max_records) -> None:
         # The walk itself is the one inherently sequential step of indexing (each record's
         # length says where the next starts), so the loop does nothing but hop from header to
-        # header; every header field is then gathered for all records at once with numpy.
-        incl_at = struct.Struct(self._endian + "I").unpack_from
+        # header; every header field is then gathered for all records at once with numpy, and
+        # only then are lengths checked against MAX_RECORD (the records after a damaged one
+        # are dropped there: the loop stays as short as it can be).
+        incl_at = struct.Struct(self._endian + "8xI").unpack_from
         pos = self.pos
         starts: list[int] = []
         add = starts.append
-        budget = max_records if max_records is not None else 1 << 62
-        while pos + 16 <= size and budget:
-            incl = incl_at(mm, pos + 8)[0]
-            if pos + 16 + incl > size or incl > MAX_RECORD:
+        last = size - 16  # the last offset where a whole record header fits
+        for _ in itertools.repeat(None, max_records if max_records is not None else 1 << 62):
+            if pos > last:
+                break
+            after = pos + 16 + incl_at(mm, pos)[0]
+            if after > size:
                 break
             add(pos)
-            pos += 16 + incl
-            budget -= 1
-        headers = _gather_u32(mm, np.asarray(starts, dtype=np.int64), 4, self._endian)
+            pos = after
+        at = np.asarray(starts, dtype=np.int64)
+        headers = _gather_u32(mm, at, 4, self._endian)
+        damaged = np.flatnonzero(headers[2] > MAX_RECORD)
+        if len(damaged):
+            keep = int(damaged[0])
+            pos = starts[keep]
+            del starts[keep:]
+            at, headers = at[:keep], [h[:keep] for h in headers]
+        ended = max_records is None or len(starts) < max_records  # not just out of budget
         sec, frac, incl, orig = headers
-        cols.offset = np.asarray(starts, dtype=np.int64) + 16
+        cols.offset = at + 16
         cols.caplen, cols.wirelen = incl, orig
         cols.ts_sec = sec.astype(np.int64)
         cols.ts_nsec = frac.astype(np.int64) * self._ns_mult
         cols.iface = np.zeros(len(starts), dtype=np.uint16)
         self.count += len(starts)
         self.pos = pos
-        if pos + 16 <= size and budget:
-            incl = incl_at(mm, pos + 8)[0]
+        if pos + 16 <= size and ended:
+            incl = incl_at(mm, pos)[0]
             if incl > MAX_RECORD:
                 self._stop(
                     f"Packet {self.count + 1} claims {incl} bytes, more than the maximum of "
                     f"{MAX_RECORD}; the file is damaged after packet {self.count}."
                 )
                 return
-        if final and pos < size and budget:
+        if final and pos < size and ended:
             self._stop(
                 f"The file is cut short in the middle of packet {self.count + 1}: "
                 f"{size - pos} bytes follow packet {self.count}."
