@@ -34,9 +34,27 @@ def _gather_addresses(data: np.ndarray, start: np.ndarray, hdr: np.ndarray):
 
 
 def raw_addresses(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict:
-    """The address bytes of one chunk, gathered while its packets are still in the CPU cache."""
+    """The addresses of one chunk, gathered while its packets are still in the CPU cache.
+
+    Interned per chunk already: ``u4``/``u6`` hold the chunk's distinct IPv4/IPv6 addresses,
+    and per IP layer (``ip_hdr``, ``net_hdr``) the rows with an IPv4 and an IPv6 header plus
+    the position of their source and destination in ``u4``/``u6``. Joining the chunks' small
+    tables is then all that is left for the whole capture (``addresses``)."""
     start = cols["offset"]
-    return {key: _gather_addresses(data, start, cols[key].astype(np.int64)) for key in ("ip_hdr", "net_hdr")}
+    found = {key: _gather_addresses(data, start, cols[key].astype(np.int64)) for key in ("ip_hdr", "net_hdr")}
+    u4, inv4 = np.unique(np.concatenate([a for f in found.values() for a in (f[2], f[3])]),
+                         return_inverse=True)
+    six = np.concatenate([a for f in found.values() for a in (f[4], f[5])])
+    u6, inv6 = np.unique(np.ascontiguousarray(six).view("V16").ravel(), return_inverse=True)
+    out: dict = {"u4": u4.astype(np.uint32), "u6": u6.view(np.uint8).reshape(-1, 16)}
+    at4 = at6 = 0
+    for key, (v4, v6, *_rest) in found.items():
+        k4, k6 = len(v4), len(v6)
+        out[key] = (v4.astype(np.int32), v6.astype(np.int32),
+                    inv4[at4:at4 + k4].astype(np.int32), inv4[at4 + k4:at4 + 2 * k4].astype(np.int32),
+                    inv6[at6:at6 + k6].astype(np.int32), inv6[at6 + k6:at6 + 2 * k6].astype(np.int32))
+        at4, at6 = at4 + 2 * k4, at6 + 2 * k6
+    return out
 
 
 def addresses(n: int, chunks: list[tuple[int, dict]]) -> dict[str, np.ndarray]:
@@ -44,23 +62,27 @@ def addresses(n: int, chunks: list[tuple[int, dict]]) -> dict[str, np.ndarray]:
 
     ``chunks`` holds (first packet index, ``raw_addresses`` result) for every decoded chunk.
     """
-    all4 = [a for _, raw in chunks for f in raw.values() for a in (f[2], f[3])]
-    all6 = [a for _, raw in chunks for f in raw.values() for a in (f[4], f[5])]
-    addr4 = np.unique(np.concatenate(all4)).astype(np.uint32) if all4 else np.zeros(0, np.uint32)
-    addr6 = _unique_rows16(np.concatenate(all6)) if all6 else np.zeros((0, 16), np.uint8)
+    tables4 = [raw["u4"] for _, raw in chunks]
+    tables6 = [raw["u6"] for _, raw in chunks]
+    addr4 = np.unique(np.concatenate(tables4)).astype(np.uint32) if tables4 else np.zeros(0, np.uint32)
+    addr6 = _unique_rows16(np.concatenate(tables6)) if tables6 else np.zeros((0, 16), np.uint8)
     out = {"addr4": addr4, "addr6": addr6}
     view6 = addr6.view("V16").ravel() if len(addr6) else np.zeros(0, "V16")
-    for key, prefix in (("ip_hdr", "ip"), ("net_hdr", "net")):
-        for side in ("src", "dst"):
-            out[f"{prefix}_{side}"] = np.full(n, NO_ADDR, dtype=np.int32)
-        for base, raw in chunks:
+    ids = {f"{prefix}_{side}": np.full(n, NO_ADDR, dtype=np.int32)
+           for prefix in ("ip", "net") for side in ("src", "dst")}
+    out.update(ids)
+    for base, raw in chunks:
+        # where each of the chunk's own addresses is in the capture's table
+        to4 = np.searchsorted(addr4, raw["u4"]).astype(np.int32)
+        to6 = (len(addr4) + np.searchsorted(view6, np.ascontiguousarray(raw["u6"]).view("V16").ravel())
+               ).astype(np.int32)
+        for key, prefix in (("ip_hdr", "ip"), ("net_hdr", "net")):
             v4, v6, src4, dst4, src6, dst6 = raw[key]
             for side, a4, a6 in (("src", src4, src6), ("dst", dst4, dst6)):
-                ids = out[f"{prefix}_{side}"]
-                ids[base + v4] = np.searchsorted(addr4, a4)
+                column = ids[f"{prefix}_{side}"]
+                column[base + v4] = to4[a4]
                 if len(v6):
-                    keys = np.ascontiguousarray(a6).view("V16").ravel()
-                    ids[base + v6] = len(addr4) + np.searchsorted(view6, keys)
+                    column[base + v6] = to6[a6]
     return out
 
 
@@ -98,7 +120,12 @@ def conversation_ids(mask: np.ndarray, a_addr, a_port, b_addr, b_port) -> np.nda
     ea = (a_addr[idx].astype(np.int64) << 16) | a_port[idx].astype(np.int64)
     eb = (b_addr[idx].astype(np.int64) << 16) | b_port[idx].astype(np.int64)
     lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
-    order = np.lexsort((idx, hi, lo))
+    if hi.max() < 1 << 31:
+        # Both endpoints fit in one int64 key (fewer than 32768 addresses, the usual case):
+        # one stable sort keeps each group's packets in frame order, as idx does below.
+        order = np.argsort((lo << 31) | hi, kind="stable")
+    else:
+        order = np.lexsort((idx, hi, lo))
     lo_s, hi_s = lo[order], hi[order]
     new_group = np.ones(len(order), dtype=bool)
     new_group[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
