@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
+from app.core import memory, procpool
 from app.core.capture import Captures
 from app.core.library import Library
 from app.paths import STATIC_DIR
@@ -24,12 +25,16 @@ from app.web import pages_flows
 
 def _warm_up() -> None:
     """Load the packet dissectors (Scapy) now rather than on the first packet someone opens,
-    which would otherwise wait a good part of a second for them."""
+    which would otherwise wait a good part of a second for them; start the index worker
+    process too, so that a big upload is decoded there from its first bytes on (starting it
+    takes about half a second, a good part of such an upload)."""
+    procpool.warm()
     from app.core import dissect  # noqa: F401, PLC0415
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    memory.keep_freed_memory()  # this process indexes captures (app.core.memory)
     library = Library(settings.data_dir, max_upload_bytes=settings.max_upload_bytes,
                       max_packets=settings.max_packets)
     captures = Captures(library)

@@ -12,7 +12,6 @@ builds indexes must keep its top level under ``if __name__ == "__main__":``.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -22,6 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 import numpy as np
+
+from app.core import memory
 
 log = logging.getLogger("wirelens")
 
@@ -33,12 +34,14 @@ _job_pool: ProcessPoolExecutor | None = None  # ... and the pool that runs it
 
 def _new_pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_follow_parent)
+                               initializer=_start_worker)
 
 
-def _follow_parent() -> None:
-    """In the worker: exit when the server process ends, however it ends.  The worker holds its
-    own end of the job queue, so a killed server would otherwise leave it waiting forever."""
+def _start_worker() -> None:
+    """In the worker: the allocator settings of an indexing process, and an exit when the server
+    process ends, however it ends.  The worker holds its own end of the job queue, so a killed
+    server would otherwise leave it waiting forever."""
+    memory.keep_freed_memory()
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -70,24 +73,12 @@ def _discard(pool: ProcessPoolExecutor | None) -> None:
             pass
 
 
-def trim() -> None:
-    """Give the memory freed after a job back to the system.
-
-    Moving a half's arrays to and from the worker allocates big buffers in the executor's own
-    threads; glibc keeps what they free in those threads' arenas, where the main thread's later
-    allocations cannot reuse it (about 70 MB after both passes of a 1M-packet capture)."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
-
-
 def _run(fn: Callable[..., Any], *args: Any) -> Any:
     """A job in the worker process, which keeps no more memory than it needs between jobs."""
     try:
         return fn(*args)
     finally:
-        trim()
+        memory.release()
 
 
 def _ready() -> None:

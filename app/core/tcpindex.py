@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, procpool, streams
+from app.core import layers, memory, procpool, streams
 from app.core.tcp import TcpSegments, assign_streams
 from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
 
@@ -165,7 +165,7 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     summary = merge_summaries([(i, s) for i, (_v, s) in zip(ids, results)],
                               int(tcp_stream.max()) + 1)
     del results
-    procpool.trim()
+    memory.release()
     return out, summary
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import procpool
+from app.core import memory, procpool
 
 from . import tcp
 from .state import Result
@@ -64,7 +64,7 @@ def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray, keys: n
                 getattr(out, name)[cut:] = getattr(part, name)
     if cut < n:
         del part, future
-        procpool.trim()
+        memory.release()
     return rows, out
 
 
