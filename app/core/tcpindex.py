@@ -17,7 +17,9 @@ from app.core.tcp import TcpSegments, assign_streams
 from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
 
 SYN, ACK = 0x002, 0x010
-RELEASE_EVERY = 8192
+# SYNs read between two releases of the file pages: the kernel maps up to 64 KB around each
+# page read from the file, so a few thousand scattered SYNs would map hundreds of MB.
+RELEASE_EVERY = 1024
 # TCP segments from which half of the analysis runs in a worker process: below, starting and
 # feeding it costs about what it saves.
 PARALLEL_FROM = 200_000
@@ -122,10 +124,10 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     stream, direction, reused = tcp_streams(cols)
     out = {"tcp_stream": stream, "tcp_dir": direction}
     rows = np.flatnonzero(stream >= 0)
-    for name, dt in ANALYSIS_COLUMNS.items():
-        out[name] = np.zeros(n, dtype=dt)
-    out["tcp_nxtseq"][:] = -1
     if len(rows) == 0:
+        for name, dt in ANALYSIS_COLUMNS.items():
+            out[name] = np.zeros(n, dtype=dt)
+        out["tcp_nxtseq"][:] = -1
         return out, {}
     tcp_stream = stream[rows]
     # One time origin for all parts: the analysis compares times with fixed thresholds.
@@ -150,21 +152,29 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     if len(parts) == 1:
         results = [analyze_for_index(segments(parts[0]))]
     else:
-        far_seg = segments(parts[1])  # first, so that the worker starts as early as possible
-        future = procpool.submit(analyze_for_index, far_seg)
+        # The far half first, so that the worker starts as early as possible; its segments
+        # are not kept here meanwhile (a failing worker's half is read again).
+        future = procpool.submit(analyze_for_index, segments(parts[1]))
         results = [analyze_for_index(segments(parts[0])),
-                   procpool.result(future, lambda: analyze_for_index(far_seg))]
-        del far_seg, future
-    for part, (values, _summary) in zip(parts, results):
+                   procpool.result(future, lambda: analyze_for_index(segments(parts[1])))]
+        del future
+    # The columns are filled only now: while the halves are analysed they would only hold
+    # memory (each result is dropped once copied).
+    for name, dt in ANALYSIS_COLUMNS.items():
+        out[name] = np.zeros(n, dtype=dt)
+    out["tcp_nxtseq"][:] = -1
+    summaries = []
+    for k, part in enumerate(parts):
+        values, summary = results[k]
+        results[k] = None
         r = rows[part]
         for name, field in zip(ANALYSIS_COLUMNS, INDEX_FIELDS):
             out[name][r] = values[field]
+        summaries.append((np.unique(tcp_stream[part]), summary))
+        del values
     if len(parts) == 1:
-        return out, results[0][1]
-    ids = [np.unique(tcp_stream[part]) for part in parts]
-    summary = merge_summaries([(i, s) for i, (_v, s) in zip(ids, results)],
-                              int(tcp_stream.max()) + 1)
-    del results
+        return out, summaries[0][1]
+    summary = merge_summaries(summaries, int(tcp_stream.max()) + 1)
     memory.release()
     return out, summary
 

@@ -62,7 +62,9 @@ def fragments(data: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[np.ndarray
     return first, heads
 
 
-GATHER = 32768  # bytes gathered from the file between two releases of its pages
+# Packets read from between two releases of the file pages: the kernel maps up to 64 KB around
+# each page read, so scattered packets map far more than the bytes they give.
+GATHER = 1024
 
 
 def gather(data: np.ndarray, at: np.ndarray, release: Callable[[], None],

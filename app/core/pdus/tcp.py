@@ -26,7 +26,9 @@ from . import scan
 from .state import Conversation, Direction, Msp, Pool, Result
 
 # pdu_role bits
-RELEASE_EVERY = 32768  # segments replayed between two releases of the file pages read
+# Segments replayed between two releases of the file pages read: the kernel maps up to 64 KB
+# around each page read, so this bounds what the replay keeps mapped to about 128 MB.
+RELEASE_EVERY = 2048
 ROLE_SEGMENT = 1      # "[TCP segment of a reassembled PDU]": the PDU continues later
 ROLE_COMPLETE = 2     # completes a PDU that started in an earlier segment
 ROLE_ERROR = 4        # overlaps an already reassembled PDU (tshark's reassembly error)
