@@ -9,6 +9,8 @@ app/core/tcp/state.py.
 """
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from app.core.tcp import plain, seqloop, vector
@@ -76,11 +78,41 @@ INDEX_FIELDS = ("seq", "ack", "nxtseq", "window_size", "analysis", "dup_ack_num"
                 "state_a", "state_b")
 
 
+# Segments analysed together: the analysis holds a few hundred bytes of temporaries per
+# segment, so the streams of a big capture are analysed a batch at a time (they are independent).
+BATCH = 65_536
+
+
 def analyze_for_index(seg: TcpSegments) -> tuple[dict[str, np.ndarray], StreamSummary]:
     """``analyze(seg)`` reduced to what the index stores (less to send back from a worker
-    process): the INDEX_FIELDS arrays by name and the per-stream summary."""
-    res = analyze(seg)
-    return {name: getattr(res, name) for name in INDEX_FIELDS}, res.streams
+    process): the INDEX_FIELDS arrays by name and the per-stream summary. Analysed in batches
+    of whole streams of about BATCH segments."""
+    batches = stream_batches(seg.stream, BATCH)
+    if len(batches) == 1:
+        res = analyze(seg)
+        return {name: getattr(res, name) for name in INDEX_FIELDS}, res.streams
+    values: dict[str, np.ndarray] = {}
+    parts = []
+    for rows in batches:
+        res = analyze(TcpSegments(**{f.name: getattr(seg, f.name)[rows] for f in fields(seg)}))
+        for name in INDEX_FIELDS:
+            column = getattr(res, name)
+            values.setdefault(name, np.empty(len(seg), dtype=column.dtype))[rows] = column
+        parts.append((np.unique(seg.stream[rows]), res.streams))
+        del res
+    return values, merge_summaries(parts, int(seg.stream.max()) + 1)
+
+
+def stream_batches(stream: np.ndarray, size: int) -> list[np.ndarray]:
+    """The rows (ascending) of consecutive groups of whole streams of about ``size`` rows each
+    (a stream longer than that is a batch of its own)."""
+    if len(stream) <= size:
+        return [np.arange(len(stream))]
+    _ids, dense = np.unique(stream, return_inverse=True)
+    counts = np.bincount(dense)
+    row_batch = ((np.cumsum(counts) - counts) // size)[dense]
+    order = np.argsort(row_batch, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(row_batch))[:-1])
 
 
 def merge_summaries(parts: list[tuple[np.ndarray, StreamSummary]], size: int) -> StreamSummary:
