@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import indexfiles, layers, memory, npyio, pdus, reassembly, streams, tcpindex
+from app.core import conversations, indexfiles, layers, memory, npyio, pdus, reassembly, streams, tcpindex
 from app.core.pcapfile import RecordReader
 from app.core.spool import ColumnSpool
 
@@ -128,6 +128,7 @@ class IndexBuilder:
         self.raw_addrs: list[tuple[int, dict]] = []
         self._snapshot: PartialIndex | None = None
         self._count = 0  # packets whose columns are stored: what a snapshot may show
+        self._conversations = conversations.Conversations()  # numbered as chunks are decoded
         self._lock = threading.Lock()
 
     # The upload follower may build in the index worker process and send the builder back.
@@ -173,6 +174,7 @@ class IndexBuilder:
                 for name in RECORD_COLUMNS:
                     cols[name] = getattr(batch, name)
                 raw = streams.raw_addresses(data, cols)
+                cols.update(self._conversations.add(cols, raw))
             finally:
                 del data
                 mm.close()
@@ -205,6 +207,7 @@ class IndexBuilder:
             columns = {name: np.zeros(0, dt) for name, (dt, _) in layers.COLUMNS.items()}
             for name in RECORD_COLUMNS:
                 columns[name] = np.zeros(0, np.int64)
+            columns.update({name: np.zeros(0, dt) for name, dt in conversations.WORKING.items()})
         columns = {name: values[:n] for name, values in columns.items()}
         columns.update(streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]))
         return columns
@@ -258,7 +261,7 @@ class IndexBuilder:
             return cached
         columns = self.columns()
         columns.update(tcpindex.quick_columns(columns))
-        columns["udp_stream"] = streams.udp_streams(columns)
+        columns["udp_stream"] = columns["conv_udp"]
         snap = PartialIndex(self.capture_path, columns, self.meta(columns))
         with self._lock:
             self._snapshot = snap
@@ -290,19 +293,23 @@ class IndexBuilder:
                 offsets, caplens = columns["offset"], columns["caplen"]
                 reassembly.reassemble(
                     lambda i: data[offsets[i] : offsets[i] + caplens[i]].tobytes(), columns)
+                conversations.refresh(columns)
                 # The passes below read packets all over the file; the pages they touch are
                 # dropped from this process's memory after each (the kernel still caches them).
                 release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else (lambda: None)
                 tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns, release)
                 release()
                 columns.update(tcp_cols)
-                columns["udp_stream"] = streams.udp_streams(columns)
+                columns["udp_stream"] = columns["conv_udp"]
                 columns.update(pdus.pdu_columns(data, columns, release, capture=self.capture_path))
             finally:
                 del data
                 if mm is not None:
                     mm.close()
         meta = self.meta(columns)
+        for name in conversations.WORKING:  # superseded by the exact columns
+            columns.pop(name, None)
+            (work / f"{name}.npy").unlink(missing_ok=True)
         for name, values in columns.items():
             if spilled.get(name) is not values:
                 indexfiles.save(work / f"{name}.npy", values)

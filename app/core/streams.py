@@ -41,7 +41,10 @@ def raw_addresses(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict:
     the position of their source and destination in ``u4``/``u6``. Joining the chunks' small
     tables is then all that is left for the whole capture (``addresses``)."""
     start = cols["offset"]
-    found = {key: _gather_addresses(data, start, cols[key].astype(np.int64)) for key in ("ip_hdr", "net_hdr")}
+    # Without tunnels the first IP layer is the last one: its addresses are read once.
+    same = np.array_equal(cols["ip_hdr"], cols["net_hdr"])
+    keys = ("net_hdr",) if same else ("ip_hdr", "net_hdr")
+    found = {key: _gather_addresses(data, start, cols[key].astype(np.int64)) for key in keys}
     u4, inv4 = np.unique(np.concatenate([a for f in found.values() for a in (f[2], f[3])]),
                          return_inverse=True)
     six = np.concatenate([a for f in found.values() for a in (f[4], f[5])])
@@ -54,6 +57,8 @@ def raw_addresses(data: np.ndarray, cols: dict[str, np.ndarray]) -> dict:
                     inv4[at4:at4 + k4].astype(np.int32), inv4[at4 + k4:at4 + 2 * k4].astype(np.int32),
                     inv6[at6:at6 + k6].astype(np.int32), inv6[at6 + k6:at6 + 2 * k6].astype(np.int32))
         at4, at6 = at4 + 2 * k4, at6 + 2 * k6
+    if same:
+        out["ip_hdr"] = out["net_hdr"]
     return out
 
 
@@ -148,10 +153,3 @@ def udp_ports(cols) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sport = np.where(quoted, cols["q_sport"], cols["sport"])
     dport = np.where(quoted, cols["q_dport"], cols["dport"])
     return has, sport, dport
-
-
-def udp_streams(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """tshark's ``udp.stream`` for every packet (-1 where there is no UDP header)."""
-    has, sport, dport = udp_ports(cols)
-    mask = has & (cols["net_src"] >= 0)
-    return conversation_ids(mask, cols["net_src"], sport, cols["net_dst"], dport)

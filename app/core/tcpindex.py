@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, memory, procpool, streams
+from app.core import layers, memory, procpool
 from app.core.tcp import TcpSegments, assign_streams
 from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
 
@@ -33,9 +33,8 @@ ANALYSIS_COLUMNS = {
 def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(stream, direction, reused) for every packet (-1 / 0 / False where not TCP)."""
     n = len(cols["l4"])
-    is_tcp = (cols["l4"] == 6) & (cols["net_src"] >= 0)
-    conv = streams.conversation_ids(is_tcp, cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])
-    tcp = np.flatnonzero(is_tcp)
+    conv = cols["conv_tcp"]  # numbered while decoding (app.core.conversations)
+    tcp = np.flatnonzero(conv >= 0)
     stream = np.full(n, -1, dtype=np.int32)
     direction = np.zeros(n, dtype=np.int8)
     reused = np.zeros(n, dtype=bool)
@@ -180,46 +179,19 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
 
 
 def quick_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """TCP columns good enough while a capture is still being read (vectorised, approximate).
+    """TCP columns good enough while a capture is still being read.
 
-    Streams ignore port reuse, relative numbers use each direction's first segment as base
-    (its SYN's seq, else seq - 1), windows are unscaled and no analysis flag is set yet; the
-    finished index replaces all of it with the exact analysis.
+    The conversation numbers, directions and relative numbers computed while decoding
+    (app.core.conversations: port reuse ignored, each direction's first segment seen as
+    base); windows are unscaled and no analysis flag is set yet. The finished index replaces
+    all of it with the exact analysis.
     """
     n = len(cols["l4"])
-    is_tcp = (cols["l4"] == 6) & (cols["net_src"] >= 0)
-    stream = streams.conversation_ids(is_tcp, cols["net_src"], cols["sport"], cols["net_dst"], cols["dport"])
-    out = {
-        "tcp_stream": stream, "tcp_dir": np.zeros(n, np.int8),
-        "tcp_seq": np.zeros(n, np.uint32), "tcp_ack": np.zeros(n, np.uint32),
-        "tcp_nxtseq": np.full(n, -1, np.int64), "tcp_window": cols["tcp_win"].astype(np.int64),
+    return {
+        "tcp_stream": cols["conv_tcp"], "tcp_dir": cols["conv_dir"],
+        "tcp_seq": cols["quick_seq"], "tcp_ack": cols["quick_ack"],
+        "tcp_nxtseq": cols["quick_nxtseq"], "tcp_window": cols["tcp_win"].astype(np.int64),
         "tcp_analysis": np.zeros(n, np.uint32), "tcp_dup_num": np.zeros(n, np.uint32),
         "tcp_dup_frame": np.zeros(n, np.int64), "tcp_state_a": np.zeros(n, np.uint8),
         "tcp_state_b": np.zeros(n, np.uint8),
     }
-    rows = np.flatnonzero(stream >= 0)
-    if len(rows) == 0:
-        return out
-    s = stream[rows].astype(np.int64)
-    src_ep = (cols["net_src"][rows].astype(np.int64) << 16) | cols["sport"][rows]
-    first = np.full(s.max() + 1, len(rows), dtype=np.int64)
-    np.minimum.at(first, s, np.arange(len(rows)))
-    d = (src_ep != src_ep[first[s]]).astype(np.int64)
-    key = s * 2 + d
-    flags = cols["tcp_flags"][rows].astype(np.int64)
-    seq = cols["seq"][rows].astype(np.int64)
-    ack = cols["ack"][rows].astype(np.int64)
-    _, first_of_key = np.unique(key, return_index=True)
-    base = np.full(int(key.max()) + 2, -1, dtype=np.int64)
-    fk = key[first_of_key]
-    base[fk] = np.where(flags[first_of_key] & SYN, seq[first_of_key], seq[first_of_key] - 1)
-    own = base[key]
-    peer = base[key ^ 1]
-    rel_seq = np.where(own >= 0, (seq - own) & 0xFFFFFFFF, seq)
-    rel_ack = np.where((peer >= 0) & ((flags & ACK) != 0), (ack - peer) & 0xFFFFFFFF, ack)
-    plen = np.maximum(cols["pl_len"][rows].astype(np.int64), 0)
-    out["tcp_dir"][rows] = d
-    out["tcp_seq"][rows] = rel_seq
-    out["tcp_ack"][rows] = rel_ack
-    out["tcp_nxtseq"][rows] = rel_seq + plen + ((flags & 0x003) != 0)
-    return out
