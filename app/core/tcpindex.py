@@ -61,6 +61,11 @@ def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
         sub[rows] = local + 1  # distinct from the unsplit conversations' 0
         direction_t[rows] = d
         reused[p] = r
+    if not len(rows):
+        # No port reuse: the conversations, numbered by first appearance, are the streams.
+        stream[tcp] = c
+        direction[tcp] = direction_t
+        return stream, direction, reused
     unit_key = (c.astype(np.int64) << 32) | sub
     uniq, inverse = np.unique(unit_key, return_inverse=True)
     unit_first = np.full(len(uniq), len(tcp), dtype=np.int64)

@@ -4,10 +4,14 @@ Connections are independent, so from PARALLEL_FROM candidate segments on, the co
 about half of them are replayed in a worker process (app.core.procpool) while this process
 replays the others.  The worker reads the payloads from the capture file itself: they are most
 of the file, far too much to send.
+
+Payloads are read with ``pread`` rather than through a memory map: connection by connection,
+the reads jump all over the file, and each first touch of a mapped page costs a fault that
+also maps the 64 KB around it (eight times slower for the 1M-packet capture's replay reads).
 """
 from __future__ import annotations
 
-import mmap
+import contextlib
 import os
 import zlib
 from typing import Callable
@@ -48,15 +52,17 @@ def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray, keys: n
     if cut < n:
         far_rows, far_keys = rows[cut:], keys[cut:]
         far_cols = {name: cols[name][far_rows] for name in tcp.COLUMNS}
-        future = procpool.submit(replay_file, os.fspath(capture), len(data),
-                                 _fingerprint(data, len(data)), far_cols, far_rows, far_keys)
+        with _reader(data, None) as read:
+            mark = _fingerprint(read, len(data))
+        future = procpool.submit(replay_file, os.fspath(capture), len(data), mark, far_cols,
+                                 far_rows, far_keys)
         del far_cols
-    with memoryview(data) as mv:
-        tcp.replay_blocks(mv, cols, rows[:cut], keys[:cut], out.part(0, cut), release)
+    with _reader(data, capture) as read:
+        tcp.replay_blocks(read, cols, rows[:cut], keys[:cut], out.part(0, cut), release)
         if cut < n:
             def here() -> Result:
                 part = Result(n - cut)
-                tcp.replay_blocks(mv, cols, far_rows, far_keys, part, release)
+                tcp.replay_blocks(read, cols, far_rows, far_keys, part, release)
                 return part
 
             part = procpool.result(future, here)
@@ -72,21 +78,31 @@ def replay_file(path: str, size: int, fingerprint: int, cols: dict[str, np.ndarr
                 rows: np.ndarray, keys: np.ndarray) -> Result:
     """In the worker: replay ``rows`` (``cols`` holds their tcp.COLUMNS, in the same order),
     reading the capture at ``path``, whose first ``size`` bytes were indexed."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    with _reader(None, path) as read:
         # A capture replaced or cut since it was indexed would give other roles, silently.
-        if len(mm) < size or _fingerprint(mm, size) != fingerprint:
+        if os.path.getsize(path) < size or _fingerprint(read, size) != fingerprint:
             raise RuntimeError(f"{path} changed since it was indexed")
-        advice = getattr(mmap, "MADV_DONTNEED", None)
-        # the pages read are dropped from the worker's memory after each block, as here
-        release = (lambda: mm.madvise(advice)) if advice is not None else (lambda: None)
         out = Result(len(rows))
-        with memoryview(mm) as mv:
-            tcp.replay_blocks(mv, cols, rows, keys, out, release, at=np.arange(len(rows)))
+        tcp.replay_blocks(read, cols, rows, keys, out, at=np.arange(len(rows)))
         return out
 
 
-def _fingerprint(buf, size: int) -> int:
-    """CRC of the first and last FINGERPRINT bytes of ``buf[:size]``."""
-    with memoryview(buf) as mv, mv[:min(size, FINGERPRINT)] as head, \
-            mv[max(0, size - FINGERPRINT):size] as tail:
-        return zlib.crc32(tail, zlib.crc32(head))
+@contextlib.contextmanager
+def _reader(data: np.ndarray | None, capture: str | os.PathLike | None):
+    """``read(offset, length)``: pread on the capture file when its path is known, else slices
+    of ``data`` (its bytes in memory)."""
+    if capture is None:
+        with memoryview(data) as mv:
+            yield lambda at, length: bytes(mv[at:at + length])
+        return
+    fd = os.open(capture, os.O_RDONLY)
+    try:
+        yield lambda at, length: os.pread(fd, length, at)
+    finally:
+        os.close(fd)
+
+
+def _fingerprint(read: tcp.Read, size: int) -> int:
+    """CRC of the first and last FINGERPRINT bytes of the capture's first ``size`` bytes."""
+    head = read(0, min(size, FINGERPRINT))
+    return zlib.crc32(read(max(0, size - FINGERPRINT), min(size, FINGERPRINT)), zlib.crc32(head))

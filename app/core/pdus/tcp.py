@@ -48,6 +48,7 @@ UNTIL_FIN_SPAN = 0x40000000
 # PDU (or hits a finished one: reassembly error) but is never handed to a dissector on its own.
 _SKIP = tcpflags.RETRANSMISSION | tcpflags.SPURIOUS_RETRANSMISSION
 FIN = 0x001
+Read = Callable[[int, int], bytes]  # (file offset, length) -> the capture's bytes there
 # The index columns the replay reads for each candidate segment
 COLUMNS = ("tcp_stream", "tcp_dir", "tcp_seq", "tcp_analysis", "tcp_flags", "offset", "pl_off",
            "pl_len", "caplen", "sport", "dport")
@@ -115,12 +116,12 @@ def start_pdu(d: Direction, i: int, seq: int, nxt: int, dseq: int, need: int,
 
 
 def segment(d: Direction, conv: Conversation, key: int, i: int, seq: int, nxt: int,
-            fin: bool, mv: memoryview, at: int, keep_tls: bool, dissect: bool = True,
+            fin: bool, read: Read, at: int, keep_tls: bool, dissect: bool = True,
             request: bool = False) -> tuple[int, int, int, int]:
     """Run one segment through the reassembly: (role bits, first packet, PDU start seq,
     sequence number of a PDU begun but not finished in this segment or -1).
 
-    The payload is ``mv[at:at + nxt - seq]``, read only when a dissector or a kept msp needs
+    The payload is ``read(at, nxt - seq)``, read only when a dissector or a kept msp needs
     it.  dissect=False (out-of-order data): the segment may join a pending PDU but is not
     handed to the dissector otherwise."""
     payload = None
@@ -138,7 +139,7 @@ def segment(d: Direction, conv: Conversation, key: int, i: int, seq: int, nxt: i
             if not dissect:
                 break
             if payload is None:
-                payload = bytes(mv[at:at + nxt - seq])
+                payload = read(at, nxt - seq)
             off, need, state = _scan(key, payload[pos - seq:], conv, fin, None, request)
             if need:
                 role |= start_pdu(d, i, seq, nxt, pos + off, need, state, payload, keep_tls)
@@ -154,7 +155,7 @@ def segment(d: Direction, conv: Conversation, key: int, i: int, seq: int, nxt: i
             return ROLE_ERROR, -1, seq, -1
         more = nxt < m.nxtpdu
         if m.buf is not None and payload is None:
-            payload = bytes(mv[at:at + nxt - seq])
+            payload = read(at, nxt - seq)
         m.add(pos - m.start, length, payload, pos - seq)
         role |= ROLE_MEMBER
         if m.entire:
@@ -235,11 +236,12 @@ def segment(d: Direction, conv: Conversation, key: int, i: int, seq: int, nxt: i
     return role, first, pstart, tail
 
 
-def replay_blocks(mv: memoryview, cols: dict[str, np.ndarray], rows: np.ndarray,
+def replay_blocks(read: Read, cols: dict[str, np.ndarray], rows: np.ndarray,
                   keys: np.ndarray, out: Result, release: Callable[[], None] = lambda: None,
                   at: np.ndarray | None = None) -> None:
     """Replay the candidates ``rows`` (packet numbers from 0, sorted by connection, frame order
-    within) with protocol ``keys`` into ``out``; ``mv`` holds the capture's bytes.
+    within) with protocol ``keys`` into ``out``; ``read(offset, length)`` gives the capture's
+    bytes.
 
     ``cols`` holds the COLUMNS, indexed by ``at`` (default: ``rows``, for the index's own
     columns).  Connections are independent: they are replayed a block at a time, so the
@@ -248,7 +250,7 @@ def replay_blocks(mv: memoryview, cols: dict[str, np.ndarray], rows: np.ndarray,
     at = rows if at is None else at
     for lo, hi in _blocks(cols["tcp_stream"][at]):
         seg = {name: cols[name][at[lo:hi]] for name in COLUMNS}
-        _replay(mv, seg, rows[lo:hi], keys[lo:hi], out.part(lo, hi))
+        _replay(read, seg, rows[lo:hi], keys[lo:hi], out.part(lo, hi))
         release()
 
 
@@ -280,7 +282,7 @@ def _runs(seg: dict[str, np.ndarray]) -> np.ndarray:
     return breaks[np.searchsorted(breaks, np.arange(n))]
 
 
-def _replay(mv: memoryview, seg: dict[str, np.ndarray], rows: np.ndarray, keys: np.ndarray,
+def _replay(read: Read, seg: dict[str, np.ndarray], rows: np.ndarray, keys: np.ndarray,
             out: Result) -> None:
     """Replay one block: ``seg`` holds the COLUMNS of its rows, ``rows`` their packet numbers."""
     n = len(rows)
@@ -319,7 +321,7 @@ def _replay(mv: memoryview, seg: dict[str, np.ndarray], rows: np.ndarray, keys: 
             tls_out[k - 1] = conv.tls_version
         if key == 0:
             if not conv.heuristic:
-                if not scan.http_heuristic(bytes(mv[at:at + min(nxt - seq, 4096)])):
+                if not scan.http_heuristic(read(at, min(nxt - seq, 4096))):
                     continue
                 conv.heuristic = True
             key = HTTP
@@ -362,7 +364,7 @@ def _replay(mv: memoryview, seg: dict[str, np.ndarray], rows: np.ndarray, keys: 
         request = key == SMTP and dports[k - 1] in smtp_ports
         if alone and not (mask & ooo_bit and not fast):
             # No PDU pending here: the dissector sees the segment on its own.
-            payload = bytes(mv[at:at + nxt - seq])
+            payload = read(at, nxt - seq)
             if key == HTTP:
                 off, need, state = scan.http(payload, conv.http, fin)
             else:
@@ -380,13 +382,13 @@ def _replay(mv: memoryview, seg: dict[str, np.ndarray], rows: np.ndarray, keys: 
             role_out[k - 1] = role
             tls_out[k - 1] = conv.tls_version
             continue
-        role, first, pstart, tail = segment(d, conv, key, i, seq, nxt, fin, mv, at, keep_tls,
+        role, first, pstart, tail = segment(d, conv, key, i, seq, nxt, fin, read, at, keep_tls,
                                             fast or not mask & ooo_bit, request)
         if tail >= 0:
             tail_out[k - 1] = nxt - tail
         role |= unseen
         if keep_tls and not conv.tls_version and not role & (ROLE_SEGMENT | ROLE_COMPLETE):
-            conv.tls_version = negotiated_version(bytes(mv[at:at + nxt - seq])) or 0
+            conv.tls_version = negotiated_version(read(at, nxt - seq)) or 0
         role_out[k - 1], first_out[k - 1], seq_out[k - 1] = role, first, pstart
         tls_out[k - 1] = conv.tls_version
     if conv is not None:
