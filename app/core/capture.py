@@ -7,6 +7,7 @@ a packet is dissected when asked for and cached.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Callable
 
@@ -20,6 +21,7 @@ from app.core.library import CaptureRecord, Library
 DETAIL_CACHE = 256
 SPOOL_FROM = 64 << 20  # bytes of capture file
 OPEN_CACHE = 8
+PROGRESS_EVERY = 0.2  # seconds between two progress reports of an index build
 
 
 class CaptureView:
@@ -220,7 +222,14 @@ class Captures:
             path = lib.prepare(capture_id)
             size = max(1, path.stat().st_size)
 
+            last = [0.0]
+
             def report(count: int, read: int, total: int) -> None:
+                # A few times a second is all a progress bar shows; each update is a write.
+                now = time.monotonic()
+                if now - last[0] < PROGRESS_EVERY:
+                    return
+                last[0] = now
                 fraction = min(0.99, read / size)
                 lib.update(capture_id, progress=fraction, packets=count)
                 if progress:

@@ -23,7 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import conversations, indexfiles, layers, memory, npyio, pdus, reassembly, streams, tcpindex
+from app.core import (conversations, indexfiles, layers, memory, npyio, pdus, reassembly,
+                      splitdecode, streams, tcpindex)
 from app.core.pcapfile import RecordReader
 from app.core.spool import ColumnSpool
 
@@ -119,7 +120,7 @@ class IndexBuilder:
     (exact stream numbers with port reuse, TCP analysis, PDUs) and writes the index to disk.
     """
 
-    def __init__(self, capture_path: Path, spool: Path | None = None) -> None:
+    def __init__(self, capture_path: Path, spool: Path | None = None, numbering: bool = True) -> None:
         self.capture_path = Path(capture_path)
         self.reader = RecordReader(self.capture_path)
         self.parts: dict[str, list[np.ndarray]] = {}
@@ -128,7 +129,9 @@ class IndexBuilder:
         self.raw_addrs: list[tuple[int, dict]] = []
         self._snapshot: PartialIndex | None = None
         self._count = 0  # packets whose columns are stored: what a snapshot may show
-        self._conversations = conversations.Conversations()  # numbered as chunks are decoded
+        # Conversations are numbered as chunks are decoded; not by a builder that decodes the
+        # end of a file for another one (app.core.splitdecode), which numbers them on absorbing.
+        self._conversations = conversations.Conversations() if numbering else None
         self._lock = threading.Lock()
 
     # The upload follower may build in the index worker process and send the builder back.
@@ -153,8 +156,9 @@ class IndexBuilder:
         with self._lock:
             return self._count
 
-    def step(self, final: bool = True, max_records: int = CHUNK) -> int:
-        """Read and decode the next chunk of records; the number of packets added."""
+    def step(self, final: bool = True, max_records: int = CHUNK, end: int | None = None) -> int:
+        """Read and decode the next chunk of records; the number of packets added. ``end``:
+        only the records that end by that byte (see RecordReader.read)."""
         size = os.path.getsize(self.capture_path)
         if size == 0:
             if final:
@@ -162,7 +166,7 @@ class IndexBuilder:
             return 0
         # Records first, then the mapping: a file that grows in between is mapped with every
         # record the reader found (mapped first, it could end before the last of them).
-        batch = self.reader.read(final=final, max_records=max_records)
+        batch = self.reader.read(final=final, max_records=max_records, end=end)
         if len(batch) == 0:
             return 0
         with open(self.capture_path, "rb") as f:
@@ -174,7 +178,8 @@ class IndexBuilder:
                 for name in RECORD_COLUMNS:
                     cols[name] = getattr(batch, name)
                 raw = streams.raw_addresses(data, cols)
-                cols.update(self._conversations.add(cols, raw))
+                if self._conversations is not None:
+                    cols.update(self._conversations.add(cols, raw))
             finally:
                 del data
                 mm.close()
@@ -244,6 +249,34 @@ class IndexBuilder:
             columns = {name: indexfiles.mapped(work / f"{name}.npy") for name in decoded + list(addresses)}
             self.parts = {name: [columns[name]] for name in decoded}
         return columns
+
+    def absorb(self, rest: "IndexBuilder") -> None:
+        """Append the packets ``rest`` decoded from where this builder's walk ended (both spool
+        their columns; ``rest`` did not number conversations: they are numbered here, after
+        this builder's own). ``rest`` is discarded."""
+        needed = ("l4", "sport", "dport", "q_l4", "q_sport", "q_dport", "tcp_flags", "seq", "ack",
+                  "pl_len")
+        with self._lock:
+            base = self._count
+            self._spool.extend_from(rest._spool, rest._count)
+            decoded = rest._spool.columns(rest._count)
+            bounds = [b for b, _ in rest.raw_addrs] + [rest._count]
+            chunk = None
+            for (start, raw), stop in zip(rest.raw_addrs, bounds[1:]):
+                chunk = {name: np.asarray(decoded[name][start:stop]) for name in needed}
+                self._spool.append(self._conversations.add(chunk, raw))
+            del decoded, chunk
+            self.raw_addrs.extend((base + b, raw) for b, raw in rest.raw_addrs)
+            self._count = base + rest._count
+            self.reader.absorb(rest.reader)
+            self._snapshot = None
+        rest.discard()
+
+    def spooled_seconds(self) -> tuple[int, int]:
+        """The timestamps (seconds) of the first and the last packet spooled so far."""
+        with self._lock:
+            ts = self._spool.columns(self._count)["ts_sec"]
+            return int(ts[0]), int(ts[-1])
 
     def discard(self) -> None:
         """Drop what was read (an upload that failed): its spooled columns too."""
@@ -356,6 +389,12 @@ def build_index(capture_path: Path, directory: Path, progress: Progress | None =
     """
     builder = builder or IndexBuilder(capture_path)
     size = os.path.getsize(capture_path)
+
+    def report() -> None:
+        if progress:
+            progress(builder.count, builder.reader.pos, size)
+
+    splitdecode.decode_rest(builder, size, max_packets, report)
     while True:
         room = CHUNK if max_packets is None else min(CHUNK, max_packets - builder.count)
         if room <= 0:

@@ -169,14 +169,18 @@ class RecordReader:
 
     # -- public -------------------------------------------------------------------------------
 
-    def read(self, final: bool = True, max_records: int | None = None) -> RecordBatch:
+    def read(self, final: bool = True, max_records: int | None = None,
+             end: int | None = None) -> RecordBatch:
         """Find the records after the last call. ``final`` means the file will not grow.
 
         With ``final`` a partial record at the end marks the capture truncated; without it the
-        partial record is left for the next call (a writer is still appending).
+        partial record is left for the next call (a writer is still appending). ``end`` (pcap,
+        not final): read only the records that end by that byte, as if the file ended there.
         """
         cols = _Columns()
         size = self.path.stat().st_size
+        if end is not None:
+            size = min(size, end)
         if self._stopped or size <= self.pos:
             if final and size == 0 and not self._started:
                 raise CaptureFormatError("The file is empty.")
@@ -195,6 +199,22 @@ class RecordReader:
             finally:
                 mm.close()
         return cols.batch(self._linktypes())
+
+    def start_at(self, pos: int) -> None:
+        """Walk on from byte ``pos`` of a pcap file, a record boundary found by other means
+        (app.core.splitdecode), counting records from there."""
+        if not self._started:
+            self.read(final=False, max_records=0)  # the file header
+        if self.info.format != "pcap" or not self._started:
+            raise CaptureFormatError("Only a pcap file can be read from a record in its middle.")
+        self.pos, self.count = pos, 0
+
+    def absorb(self, rest: "RecordReader") -> None:
+        """Take over where ``rest``, started at this reader's position (``start_at``), ended."""
+        self.pos, self.count = rest.pos, self.count + rest.count
+        self._stopped = rest._stopped
+        if rest.info.error:
+            self.info.truncated, self.info.error = rest.info.truncated, rest.info.error
 
     # -- helpers ------------------------------------------------------------------------------
 

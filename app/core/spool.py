@@ -52,6 +52,18 @@ class ColumnSpool:
         for f in self._files.values():
             f.flush()  # readers map the files, not these buffers
 
+    def extend_from(self, other: "ColumnSpool", n: int) -> None:
+        """Append the first ``n`` rows of each of ``other``'s columns that this spool has."""
+        for name, f in self._files.items():
+            if name not in other._layout:
+                continue
+            dtype, row, header = other._layout[name]
+            left = n * dtype.itemsize * int(np.prod(row, dtype=np.int64))
+            other._files[name].flush()
+            f.flush()
+            with open(other.folder / f"{name}.npy", "rb") as src:
+                _copy(src, f, header, left)
+
     def columns(self, n: int, mode: str = "r") -> dict[str, np.ndarray]:
         """The first ``n`` rows of every column, mapped (``mode`` "r+" to fix rows in place)."""
         out = {}
@@ -82,3 +94,26 @@ class ColumnSpool:
             f.close()
         self._files.clear()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _copy(src, dst, at: int, length: int) -> None:
+    """Append ``length`` bytes of ``src`` from offset ``at`` to ``dst`` (at its position),
+    in the kernel where it can."""
+    out = dst.tell()
+    try:
+        while length > 0:
+            done = os.copy_file_range(src.fileno(), dst.fileno(), length, at, out)
+            if done <= 0:
+                break
+            at, out, length = at + done, out + done, length - done
+    except (AttributeError, OSError):  # no copy_file_range here: through this process
+        src.seek(at)
+        dst.seek(out)
+        while length > 0:
+            block = src.read(min(length, 1 << 22))
+            if not block:
+                break
+            dst.write(block)
+            length -= len(block)
+        out = dst.tell()
+    dst.seek(out)

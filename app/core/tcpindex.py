@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, memory, procpool
+from app.core import layers, procpool
 from app.core.tcp import TcpSegments, assign_streams
 from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
 
@@ -178,9 +178,7 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         del values
     if len(parts) == 1:
         return out, summaries[0][1]
-    summary = merge_summaries(summaries, int(tcp_stream.max()) + 1)
-    memory.release()
-    return out, summary
+    return out, merge_summaries(summaries, int(tcp_stream.max()) + 1)
 
 
 def quick_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

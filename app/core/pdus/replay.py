@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import memory, procpool
+from app.core import procpool
 
 from . import tcp
 from .state import Result
@@ -68,9 +68,6 @@ def run(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray, keys: n
             part = procpool.result(future, here)
             for name in Result.__slots__:
                 getattr(out, name)[cut:] = getattr(part, name)
-    if cut < n:
-        del part, future
-        memory.release()
     return rows, out
 
 
