@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import (conversations, indexfiles, layers, memory, npyio, pdus, reassembly,
+from app.core import (conversations, indexfiles, layers, npyio, pdus, reassembly,
                       splitdecode, streams, tcpindex)
 from app.core.pcapfile import RecordReader
 from app.core.spool import ColumnSpool
@@ -358,7 +358,6 @@ class IndexBuilder:
         except OSError:
             # Another build of the same capture finished first: its index is as good as ours.
             shutil.rmtree(work, ignore_errors=True)
-        memory.release()  # what the passes freed (app.core.memory keeps it for reuse)
         return CaptureIndex(directory, self.capture_path)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from app.core import memory
 from app.core.capture import Captures
 from app.core.index import IndexBuilder
 
@@ -22,13 +23,15 @@ class Jobs:
 
     def index(self, capture_id: str, builder: IndexBuilder | None = None) -> Future:
         """Index a capture; ``builder`` continues what was read of it while it arrived."""
-        future = self._pool.submit(self._run, capture_id, builder)
+        # Handed over in a list the job empties: the pool keeps a job's arguments until the
+        # job is done, and the builder's memory should be gone before the job trims the heap.
+        future = self._pool.submit(self._run, capture_id, [builder])
         self._running[capture_id] = future
         return future
 
-    def _run(self, capture_id: str, builder: IndexBuilder | None = None):
+    def _run(self, capture_id: str, handed: list):
         try:
-            return self.captures.index(capture_id, builder=builder)
+            return self.captures.index(capture_id, builder=handed.pop())
         except Exception:  # a fault in indexing must not kill the worker thread
             log.exception("indexing %s failed", capture_id)
             self.captures.library.update(
@@ -37,6 +40,7 @@ class Jobs:
             )
         finally:
             self._running.pop(capture_id, None)
+            memory.release()  # what the build freed (app.core.memory keeps it for reuse)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
