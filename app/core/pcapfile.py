@@ -8,7 +8,8 @@ index reads them through a memory map.
 
 Supported: pcap in both byte orders with micro- or nanosecond timestamps, and pcapng with any
 number of sections and interfaces (per-interface link types, timestamp resolutions and offsets,
-comments kept). Gzip-compressed files are inflated to a working copy first (see ``inflate``).
+comments kept; the blocks are walked by app.core.pcapng). Gzip-compressed files are inflated
+to a working copy first (see ``inflate``).
 """
 from __future__ import annotations
 
@@ -35,13 +36,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Wireshark refuses records larger than this (WTAP_MAX_PACKET_SIZE_STANDARD); a bigger claim means
 # the file is damaged, and reading on would only produce garbage.
 MAX_RECORD = 262_144
-# pcapng blocks other than packets (name resolution, statistics, custom) are bounded too, so a
-# damaged length cannot make the walker allocate or skip gigabytes.
-MAX_BLOCK = 16 * 1024 * 1024
-MAX_INTERFACES = 65_536
-# A pcapng timestamp is 64 bits in units as small as a second, plus a 64-bit offset: a damaged
-# one can exceed int64 seconds. Seconds are kept where a nanosecond count still fits in int64.
-MAX_SECONDS = (2**63 - 1) // 1_000_000_000 - 1
 
 
 @dataclass
@@ -195,7 +189,9 @@ class RecordReader:
                 if self.info.format == "pcap":
                     self._walk_pcap(mm, size, final, cols, max_records)
                 else:
-                    self._walk_pcapng(mm, size, final, cols, max_records)
+                    from app.core import pcapng  # noqa: PLC0415 - pcapng imports this module
+
+                    pcapng.walk(self, mm, size, final, cols, max_records)
             finally:
                 mm.close()
         return cols.batch(self._linktypes())
@@ -299,120 +295,6 @@ class RecordReader:
                 f"{size - pos} bytes follow packet {self.count}."
             )
 
-    def _walk_pcapng(self, mm, size, final, cols: _Columns, max_records) -> None:
-        limit = max_records if max_records is not None else -1
-        while self.pos + 12 <= size and limit != 0:
-            pos = self.pos
-            btype = struct.unpack_from(self._endian + "I", mm, pos)[0]
-            if btype == PCAPNG_SHB or struct.unpack_from("<I", mm, pos)[0] == PCAPNG_SHB:
-                bom = mm[pos + 8 : pos + 12]
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    self._endian = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    self._endian = ">"
-                else:
-                    self._stop(f"Section header at byte {pos} has an unknown byte-order magic.")
-                    return
-                self.info.byte_order = "little-endian" if self._endian == "<" else "big-endian"
-                btype = PCAPNG_SHB
-            blen = struct.unpack_from(self._endian + "I", mm, pos + 4)[0]
-            if blen < 12 or blen % 4 or blen > MAX_BLOCK + MAX_RECORD:
-                self._stop(
-                    f"Block at byte {pos} (after packet {self.count}) has an invalid length "
-                    f"{blen}; the file is damaged there."
-                )
-                return
-            if pos + blen > size:
-                break
-            trailer = struct.unpack_from(self._endian + "I", mm, pos + blen - 4)[0]
-            if trailer != blen:
-                self._stop(
-                    f"Block at byte {pos} (after packet {self.count}) has mismatched lengths "
-                    f"({blen} and {trailer}); the file is damaged there."
-                )
-                return
-            if not self._block(mm, btype, pos, blen, cols):
-                return
-            if btype in (6, 3, 2):
-                limit -= 1
-            self.pos = pos + blen
-        if final and not self._stopped and self.pos < size and limit != 0:
-            self._stop(
-                f"The file is cut short in the middle of a block at byte {self.pos}, "
-                f"after packet {self.count}."
-            )
-
-    def _block(self, mm, btype: int, pos: int, blen: int, cols: _Columns) -> bool:
-        e = self._endian
-        body = pos + 8
-        end = pos + blen - 4
-        if btype == PCAPNG_SHB:
-            self._section_ifaces = []
-            for code, value in _options(mm, body + 16, end, e):
-                if code == 1:
-                    self.info.section_comments.append(_text(value))
-        elif btype == 1:  # interface description
-            linktype, _, snaplen = struct.unpack_from(e + "HHI", mm, body)
-            iface = Interface(linktype=linktype, snaplen=snaplen)
-            for code, value in _options(mm, body + 8, end, e):
-                if code == 2:
-                    iface.name = _text(value)
-                elif code == 3:
-                    iface.description = _text(value)
-                elif code == 9 and value:
-                    r = value[0]
-                    iface.ts_divisor = (1 << (r & 0x7F)) if r & 0x80 else 10 ** min(r, 18)
-                elif code == 14 and len(value) == 8:
-                    iface.ts_offset = struct.unpack(e + "q", value)[0]
-            if len(self.info.interfaces) >= MAX_INTERFACES:
-                self._stop(f"More than {MAX_INTERFACES} interfaces are described; the file is damaged.")
-                return False
-            self._section_ifaces.append(len(self.info.interfaces))
-            self.info.interfaces.append(iface)
-        elif btype in (6, 2):  # enhanced packet / obsolete packet block
-            if btype == 6:
-                if_id, hi, lo, incl, orig = struct.unpack_from(e + "IIIII", mm, body)
-            else:
-                if_id, _, hi, lo, incl, orig = struct.unpack_from(e + "HHIIII", mm, body)
-            data = body + 20
-            if if_id >= len(self._section_ifaces):
-                self._stop(f"Packet {self.count + 1} names interface {if_id}, which was never described.")
-                return False
-            if incl > MAX_RECORD or data + incl > end:
-                self._stop(
-                    f"Packet {self.count + 1} claims {incl} bytes, more than its block holds; "
-                    f"the file is damaged after packet {self.count}."
-                )
-                return False
-            gid = self._section_ifaces[if_id]
-            iface = self.info.interfaces[gid]
-            self._add(cols, data, incl, orig, (hi << 32) | lo, iface, gid)
-            opt_start = data + ((incl + 3) & ~3)
-            comments = [_text(v) for c, v in _options(mm, opt_start, end, e) if c == 1]
-            if comments:
-                self.info.comments[self.count] = comments
-        elif btype == 3:  # simple packet block: no timestamp, interface 0 of the section
-            if not self._section_ifaces:
-                self._stop("A simple packet block precedes every interface description.")
-                return False
-            gid = self._section_ifaces[0]
-            iface = self.info.interfaces[gid]
-            orig = struct.unpack_from(e + "I", mm, body)[0]
-            incl = min(orig, iface.snaplen or orig, end - (body + 4))
-            self._add(cols, body + 4, incl, orig, 0, iface, gid)
-        return True
-
-    def _add(self, cols: _Columns, data: int, incl: int, orig: int, ts: int, iface: Interface, gid: int) -> None:
-        div = iface.ts_divisor
-        sec, frac = divmod(ts, div)
-        cols.offset.append(data)
-        cols.caplen.append(incl)
-        cols.wirelen.append(orig)
-        cols.ts_sec.append(min(max(sec + iface.ts_offset, -MAX_SECONDS), MAX_SECONDS))
-        cols.ts_nsec.append(frac * 1_000_000_000 // div)
-        cols.iface.append(gid)
-        self.count += 1
-
 
 def _gather_u32(mm, starts: np.ndarray, count: int, endian: str) -> list[np.ndarray]:
     """Read ``count`` consecutive 32-bit words at each start offset, for all starts at once."""
@@ -447,20 +329,3 @@ def u32le(data: np.ndarray, at: np.ndarray) -> np.ndarray:
         | (data[at + 2].astype(np.uint32) << 16)
         | (data[at + 3].astype(np.uint32) << 24)
     )
-
-
-def _options(mm, pos: int, end: int, e: str):
-    """Yield (code, value bytes) of a pcapng option list, stopping quietly at damage."""
-    while pos + 4 <= end:
-        code, length = struct.unpack_from(e + "HH", mm, pos)
-        if code == 0:
-            return
-        start = pos + 4
-        if start + length > end:
-            return
-        yield code, bytes(mm[start : start + length])
-        pos = start + ((length + 3) & ~3)
-
-
-def _text(value: bytes) -> str:
-    return value.rstrip(b"\x00").decode("utf-8", "replace")
