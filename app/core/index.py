@@ -330,11 +330,15 @@ class IndexBuilder:
                 # The passes below read packets all over the file; the pages they touch are
                 # dropped from this process's memory after each (the kernel still caches them).
                 release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else (lambda: None)
-                tcp_cols, tcp_streams = tcpindex.analysis_columns(data, columns, release)
+                columns["udp_stream"] = columns["conv_udp"]
+                frame_cols: dict[str, np.ndarray] = {}
+                tcp_cols, tcp_streams = tcpindex.analysis_columns(
+                    data, columns, release,
+                    meanwhile=lambda: frame_cols.update(pdus.frame_columns(data, columns, release)))
                 release()
                 columns.update(tcp_cols)
-                columns["udp_stream"] = columns["conv_udp"]
-                columns.update(pdus.pdu_columns(data, columns, release, capture=self.capture_path))
+                columns.update(pdus.tcp_pdu_columns(data, columns, release, capture=self.capture_path))
+                columns.update(frame_cols)
             finally:
                 del data
                 if mm is not None:

@@ -118,17 +118,20 @@ def _window_scales(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarr
 
 
 def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
-                     release: Callable[[], None] | None = None) -> tuple[dict[str, np.ndarray], dict]:
+                     release: Callable[[], None] | None = None,
+                     meanwhile: Callable[[], None] = lambda: None) -> tuple[dict[str, np.ndarray], dict]:
     """Per-packet TCP analysis columns and the per-stream summary arrays.
 
     From PARALLEL_FROM segments on, the streams of about half of the segments are analysed in
     a worker process (app.core.procpool) while this process analyses the others: streams are
-    independent, so the merged result is the one a single analysis gives."""
+    independent, so the merged result is the one a single analysis gives. ``meanwhile`` runs
+    once this process's part is done, before it waits for the worker's (always runs)."""
     n = len(cols["l4"])
     stream, direction, reused = tcp_streams(cols)
     out = {"tcp_stream": stream, "tcp_dir": direction}
     rows = np.flatnonzero(stream >= 0)
     if len(rows) == 0:
+        meanwhile()
         for name, dt in ANALYSIS_COLUMNS.items():
             out[name] = np.zeros(n, dtype=dt)
         out["tcp_nxtseq"][:] = -1
@@ -155,12 +158,14 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
             parts = [np.flatnonzero(~far), np.flatnonzero(far)]
     if len(parts) == 1:
         results = [analyze_for_index(segments(parts[0]))]
+        meanwhile()
     else:
         # The far half first, so that the worker starts as early as possible; its segments
         # are not kept here meanwhile (a failing worker's half is read again).
         future = procpool.submit(analyze_for_index, segments(parts[1]))
-        results = [analyze_for_index(segments(parts[0])),
-                   procpool.result(future, lambda: analyze_for_index(segments(parts[1])))]
+        results = [analyze_for_index(segments(parts[0]))]
+        meanwhile()
+        results.append(procpool.result(future, lambda: analyze_for_index(segments(parts[1]))))
         del future
     # The columns are filled only now: while the halves are analysed they would only hold
     # memory (each result is dropped once copied).

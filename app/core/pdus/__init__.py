@@ -2,7 +2,8 @@
 
     pdu_columns(data, cols, release, capture) -> dict of per-packet columns
 
-``build_index`` calls it once the TCP analysis and stream numbers are known.  It replays tshark's
+``build_index`` calls its two parts: ``frame_columns`` while the TCP analysis runs, and
+``tcp_pdu_columns`` once the TCP analysis and stream numbers are known.  It replays tshark's
 TCP reassembly over every connection that carries a protocol which the summary knows to be
 PDU-based (HTTP, TLS, DNS over TCP, SMTP lines; found by port or by tshark's HTTP heuristic),
 matches ICMP echo replies with their requests, finds the fragments of reassembled IP datagrams
@@ -35,7 +36,7 @@ from . import frames, replay, tcp
 from .tcp import (ROLE_COMPLETE, ROLE_ERROR, ROLE_HIDDEN, ROLE_HTTP_SEEN, ROLE_HTTP_UNSEEN,
                   ROLE_MEMBER, ROLE_READ, ROLE_SEGMENT)
 
-__all__ = ["pdu_columns", "ROLE_SEGMENT", "ROLE_COMPLETE", "ROLE_ERROR", "ROLE_HIDDEN",
+__all__ = ["pdu_columns", "tcp_pdu_columns", "frame_columns", "ROLE_SEGMENT", "ROLE_COMPLETE", "ROLE_ERROR", "ROLE_HIDDEN",
            "ROLE_MEMBER", "ROLE_HTTP_SEEN", "ROLE_HTTP_UNSEEN", "ROLE_READ"]
 
 log = logging.getLogger("wirelens")
@@ -78,10 +79,18 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
 def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
                 release: Callable[[], None] | None = None,
                 capture: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The per-packet columns described in the module docstring. ``release`` drops the file
-    pages read so far from memory; it is called between parts and every few thousand PDUs.
-    ``capture``: the path of the file ``data`` maps, which lets a worker process replay half of
-    the TCP connections of a big capture (app.core.pdus.replay)."""
+    """The per-packet columns described in the module docstring: ``tcp_pdu_columns`` and
+    ``frame_columns`` together."""
+    return {**tcp_pdu_columns(data, cols, release, capture), **frame_columns(data, cols, release)}
+
+
+def tcp_pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
+                    release: Callable[[], None] | None = None,
+                    capture: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The columns of TCP reassembly (pdu_role, pdu_first, pdu_seq, pdu_tail, tls_version).
+    ``release`` drops the file pages read so far from memory. ``capture``: the path of the
+    file ``data`` maps, which lets a worker process replay half of the TCP connections of a big
+    capture (app.core.pdus.replay)."""
     release = release or (lambda: None)
     n = len(cols["l4"])
     out = {
@@ -90,6 +99,31 @@ def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         "pdu_seq": np.zeros(n, dtype=np.uint32),
         "pdu_tail": np.zeros(n, dtype=np.uint32),
         "tls_version": np.zeros(n, dtype=np.uint16),
+    }
+    if n == 0 or "tcp_seq" not in cols:
+        return out
+    # A flaw here must cost the rows their reassembly context, not the index.
+    try:
+        rows, keys = tcp_candidates(data, cols, release)
+        rows, result = replay.run(data, cols, rows, keys, release, capture)
+        out["pdu_role"][rows] = result.role
+        out["pdu_first"][rows] = result.first
+        out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF
+        out["tls_version"][rows] = result.tls
+        out["pdu_tail"][rows] = np.minimum(result.tail, 0xFFFFFFFF)
+    except Exception:  # noqa: BLE001
+        log.exception("TCP reassembly context could not be computed")
+    release()
+    return out
+
+
+def frame_columns(data: np.ndarray, cols: dict[str, np.ndarray],
+                  release: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+    """The columns that need no TCP analysis (ip_frag_first, echo_request, udp_conv,
+    quic_dcid): the index computes them while the worker process finishes its TCP half."""
+    release = release or (lambda: None)
+    n = len(cols["l4"])
+    out = {
         "ip_frag_first": np.full(n, -1, dtype=np.int32),
         "echo_request": np.full(n, -1, dtype=np.int32),
         "udp_conv": np.zeros(n, dtype=np.uint8),
@@ -98,18 +132,6 @@ def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     if n == 0:
         return out
     # Each part only adds context to rows: a flaw in one must cost that context, not the index.
-    try:
-        if "tcp_seq" in cols:
-            rows, keys = tcp_candidates(data, cols, release)
-            rows, result = replay.run(data, cols, rows, keys, release, capture)
-            out["pdu_role"][rows] = result.role
-            out["pdu_first"][rows] = result.first
-            out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF
-            out["tls_version"][rows] = result.tls
-            out["pdu_tail"][rows] = np.minimum(result.tail, 0xFFFFFFFF)
-    except Exception:  # noqa: BLE001
-        log.exception("TCP reassembly context could not be computed")
-    release()
     heads: dict[int, bytes] = {}
     try:
         out["ip_frag_first"], heads = frames.fragments(data, cols)

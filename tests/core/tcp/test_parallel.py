@@ -73,10 +73,10 @@ def index(monkeypatch):
     """index(capture, folder, worker_reads=None) -> folder: builds the index of a corpus
     capture, handing the PDU pass the file its worker reads (the capture itself by default,
     whatever path the index builder gives)."""
-    real = pdus.pdu_columns
+    real = pdus.tcp_pdu_columns
     reads: list[Path] = []
 
-    def pdu_columns(data, cols, release=None, capture=None):
+    def tcp_pdu_columns(data, cols, release=None, capture=None):
         return real(data, cols, release, reads[-1])
 
     def run(name: str, directory: Path, worker_reads: Path | None = None) -> Path:
@@ -84,7 +84,7 @@ def index(monkeypatch):
         build_index(CORPUS / name, directory)
         return directory
 
-    monkeypatch.setattr(pdus, "pdu_columns", pdu_columns)
+    monkeypatch.setattr(pdus, "tcp_pdu_columns", tcp_pdu_columns)
     return run
 
 
