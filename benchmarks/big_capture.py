@@ -8,7 +8,7 @@ Generates the capture with the corpus generator (cached in --work), starts a rea
 measures every row of the big-capture targets. tshark runs on the same file in the same run when
 it is installed, so the ratios hold on a noisy machine. Memory is the server's peak RSS (VmHWM);
 the memory kept for the capture is the growth of its resident memory (VmRSS) from before the
-upload, once the capture is ready and again after the timed requests.
+upload, a second after the capture is ready and again after the timed requests.
 """
 from __future__ import annotations
 
@@ -185,6 +185,7 @@ def main() -> int:
             sys.exit(f"indexing failed: {capture}")
         n = capture["packets"]
         rss = peak_rss(server.pid)
+        time.sleep(1)  # the build's job lets go of its memory just after the capture is ready
         kept_ready = peak_rss(server.pid, "VmRSS") - before
         pages = [get(f"{base}/api/captures/{cid}/packets?offset={random.randrange(max(1, n - 100))}&limit=100")[0]
                  for _ in range(args.samples)]
