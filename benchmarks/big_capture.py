@@ -6,7 +6,8 @@
 Generates the capture with the corpus generator (cached in --work), starts a real server
 (`wirelens serve`) on a free port with an empty data dir, uploads the file over loopback, and
 measures every row of the big-capture targets. tshark runs on the same file in the same run when
-it is installed, so the ratios hold on a noisy machine. Memory is the server's peak RSS (VmHWM);
+it is installed, so the ratios hold on a noisy machine. Memory is the server's peak RSS (VmHWM),
+alone and added to the peak of its index worker process;
 the memory kept for the capture is the growth of its resident memory (VmRSS) from before the
 upload, a second after the capture is ready and again after the timed requests.
 """
@@ -51,6 +52,19 @@ def peak_rss(pid: int, field: str = "VmHWM") -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def children(pid: int) -> list[int]:
+    """The processes started by ``pid`` (the server's index worker)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
 
 
 def get(url: str) -> tuple[float, dict]:
@@ -185,6 +199,7 @@ def main() -> int:
             sys.exit(f"indexing failed: {capture}")
         n = capture["packets"]
         rss = peak_rss(server.pid)
+        worker_rss = sum(peak_rss(child) for child in children(server.pid))
         time.sleep(1)  # the build's job lets go of its memory just after the capture is ready
         kept_ready = peak_rss(server.pid, "VmRSS") - before
         pages = [get(f"{base}/api/captures/{cid}/packets?offset={random.randrange(max(1, n - 100))}&limit=100")[0]
@@ -219,6 +234,8 @@ def main() -> int:
     row("upload finished -> capture ready", ready, "s", tshark[0] / 6 if tshark else None)
     row("upload finished -> first rows", first_rows or ready, "s", 1.0)
     row("server peak RSS", rss / 1e6, "MB", tshark[1] / 2e6 if tshark else None)
+    row("... with the index worker process's peak", (rss + worker_rss) / 1e6, "MB",
+        tshark[1] / 2e6 if tshark else None, "both peaks added, as if at the same moment")
     row("index kept in memory once ready, per packet", kept_ready / n, "B", 120)
     row("... after the requests below, per packet", kept_used / n, "B", None,
         "with the flow tables, filter caches and file pages they read")

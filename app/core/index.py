@@ -336,9 +336,11 @@ class IndexBuilder:
                     data, columns, release,
                     meanwhile=lambda: frame_cols.update(pdus.frame_columns(data, columns, release)))
                 release()
+                indexfiles.drop_pages(columns)
                 columns.update(tcp_cols)
                 columns.update(pdus.tcp_pdu_columns(data, columns, release, capture=self.capture_path))
                 columns.update(frame_cols)
+                indexfiles.drop_pages(columns)
             finally:
                 del data
                 if mm is not None:

@@ -3,6 +3,7 @@ and build folders that a dead process left behind."""
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import shutil
 from pathlib import Path
@@ -42,6 +43,16 @@ def mapped(path: Path) -> np.ndarray:
         return npyio.load(path, "r+")
     except ValueError:  # an empty array cannot be mapped
         return npyio.load(path)
+
+
+def drop_pages(columns: dict[str, np.ndarray]) -> None:
+    """Unmap the pages read so far of the mapped columns among ``columns``: they stay in the
+    kernel's cache (written back if changed) and are mapped again when read, but no longer
+    count in this process's memory while a pass works on what it took from them."""
+    for values in columns.values():
+        mm = getattr(values, "_mmap", None)
+        if isinstance(values, np.memmap) and mm is not None:
+            mm.madvise(mmap.MADV_DONTNEED)
 
 
 def save(path: Path, values: np.ndarray) -> None:

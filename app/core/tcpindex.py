@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import layers, procpool
+from app.core import indexfiles, layers, procpool
 from app.core.tcp import TcpSegments, assign_streams
 from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
 
@@ -163,7 +163,10 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         # The far half first, so that the worker starts as early as possible; its segments
         # are not kept here meanwhile (a failing worker's half is read again).
         future = procpool.submit(analyze_for_index, segments(parts[1]))
-        results = [analyze_for_index(segments(parts[0]))]
+        near = segments(parts[0])
+        indexfiles.drop_pages(cols)  # what the analysis needs of them is in the segments now
+        results = [analyze_for_index(near)]
+        del near
         meanwhile()
         results.append(procpool.result(future, lambda: analyze_for_index(segments(parts[1]))))
         del future
