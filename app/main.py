@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
-from app.core import memory, procpool
+from app.core import procpool
 from app.core.capture import Captures
 from app.core.library import Library
 from app.paths import STATIC_DIR
@@ -34,7 +34,6 @@ def _warm_up() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    memory.keep_freed_memory()  # this process indexes captures (app.core.memory)
     library = Library(settings.data_dir, max_upload_bytes=settings.max_upload_bytes,
                       max_packets=settings.max_packets)
     captures = Captures(library)

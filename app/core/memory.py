@@ -3,8 +3,10 @@
 Each pass over a big capture allocates and frees arrays of several megabytes. glibc serves such
 sizes with fresh memory maps and unmaps them on free, so the next pass faults in (and the
 kernel zeroes) every page again: about a tenth of a second per pass on a 1M-packet capture.
-Letting the heap keep freed memory for reuse avoids that; ``release`` hands what is free back
-to the system once a build is done. Elsewhere than glibc both are no-ops.
+Letting the heap keep freed memory for reuse avoids that, at the price of a higher peak: the
+index worker process, which runs nothing else, keeps it; the server, whose peak memory counts
+more, does not. ``release`` hands what is free back to the system once a job or a build is
+done. Elsewhere than glibc both are no-ops.
 """
 from __future__ import annotations
 
