@@ -177,6 +177,7 @@ class IndexBuilder:
                 cols = layers.decode(data, batch.offset, batch.caplen, batch.wirelen, batch.linktype)
                 for name in RECORD_COLUMNS:
                     cols[name] = getattr(batch, name)
+                cols["tcp_ws"] = tcpindex.syn_window_scales(data, cols)
                 raw = streams.raw_addresses(data, cols)
                 if self._conversations is not None:
                     cols.update(self._conversations.add(cols, raw))
@@ -213,6 +214,7 @@ class IndexBuilder:
             for name in RECORD_COLUMNS:
                 columns[name] = np.zeros(0, np.int64)
             columns.update({name: np.zeros(0, dt) for name, dt in conversations.WORKING.items()})
+            columns["tcp_ws"] = np.zeros(0, np.int8)
         columns = {name: values[:n] for name, values in columns.items()}
         columns.update(streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]))
         return columns

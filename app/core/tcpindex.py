@@ -77,6 +77,16 @@ def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     return stream, direction, reused
 
 
+def syn_window_scales(data: np.ndarray, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``tcp_ws`` column of a decoded chunk: the window-scale option shift of each SYN
+    (-1 elsewhere), read while the chunk's packets are in the CPU cache."""
+    out = np.full(len(cols["l4"]), -1, dtype=np.int8)
+    syn = np.flatnonzero((cols["l4"] == 6) & (cols["l4_hdr"] >= 0) & ((cols["tcp_flags"] & SYN) != 0))
+    if len(syn):
+        out[syn] = _window_scales(data, cols, syn)
+    return out
+
+
 def window_scale_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
                          release: Callable[[], None] | None = None) -> np.ndarray:
     """The window-scale option shift of each SYN among ``rows`` (-1 when absent), by parsing options.
@@ -91,6 +101,17 @@ def window_scale_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np
         if release is not None:
             release()
     return out
+
+
+def _ws_options(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
+                release: Callable[[], None] | None) -> np.ndarray:
+    """The window-scale option of ``rows``: from the ``tcp_ws`` column read while decoding,
+    except for the frames that got their TCP header from IP reassembly since."""
+    ws = np.asarray(cols["tcp_ws"])[rows].astype(np.int16)
+    again = np.flatnonzero((cols["flags"][rows] & layers.F_REASSEMBLED) != 0)
+    if len(again):
+        ws[again] = window_scale_options(data, cols, rows[again], release)
+    return ws
 
 
 def _window_scales(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -147,7 +168,7 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
             number=r + 1, time=time[part], stream=tcp_stream[part], direction=direction[r],
             seq_raw=cols["seq"][r], ack_raw=cols["ack"][r], flags=cols["tcp_flags"][r],
             payload_len=np.maximum(cols["pl_len"][r], 0), window_value=cols["tcp_win"][r],
-            ws_option=window_scale_options(data, cols, r, release), analyzable=ok[part],
+            ws_option=_ws_options(data, cols, r, release), analyzable=ok[part],
             reused=reused[r],
         )
 
