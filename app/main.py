@@ -1,6 +1,7 @@
 """Builds the web application: settings, the library, routes, static files and error handling."""
 from __future__ import annotations
 
+import gc
 import threading
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,12 @@ def _warm_up() -> None:
     takes about half a second, a good part of such an upload)."""
     procpool.warm()
     from app.core import dissect  # noqa: F401, PLC0415
+
+    # What is loaded by now (Scapy's layers, the web framework) lives as long as the server:
+    # kept out of the garbage collector's full passes, which otherwise walk it all and stall
+    # a request by tens of milliseconds now and then.
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
