@@ -15,7 +15,8 @@ import numpy as np
 
 from app.core import colors
 from app.core.errors import NotFound, NotReady, WirelensError
-from app.core.index import CaptureIndex, IndexBuilder, build_index
+from app.core.index import IndexBuilder, build_index
+from app.core.indexview import CaptureIndex
 from app.core.library import CaptureRecord, Library
 
 DETAIL_CACHE = 256

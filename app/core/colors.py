@@ -7,7 +7,7 @@ Each rule maps to a CSS class (``static/css/wirelens.css`` holds Wireshark's col
 from __future__ import annotations
 
 from app.core import layers
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 from app.core.tcp.flags import FLAG_BITS
 
 BAD_TCP_EXCLUDED = ("window_update", "keep_alive", "keep_alive_ack")

@@ -12,7 +12,7 @@ import struct
 
 import numpy as np
 
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 
 
 def export(idx: CaptureIndex, positions: np.ndarray) -> bytes:

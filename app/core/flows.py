@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core import npyio
 from app.core.errors import NotFound
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 from app.core.streams import udp_ports
 from app.core.tcp import state_name
 

@@ -10,7 +10,7 @@ import base64
 
 
 
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 from app.core.ladder import flow_rows
 
 MAX_BYTES = 16 * 1024 * 1024  # a follow view larger than this is cut, and says so

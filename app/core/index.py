@@ -3,11 +3,8 @@
 Building walks the records (``pcapfile``), decodes header fields for a chunk of packets at a time
 (``layers``), then derives what needs the whole capture at once: the address table and the TCP and
 UDP stream numbers. The result is a folder of ``.npy`` files plus ``meta.json``; opening it again
-memory-maps the columns, so reopening a capture after a restart costs milliseconds and never reads
-the capture file again.
-
-The packet list, paging, filters and flows read these columns; a packet's bytes are read from the
-capture through a memory map only when a person looks at it.
+(app.core.indexview) memory-maps the columns, so reopening a capture after a restart costs
+milliseconds and never reads the capture file again.
 """
 from __future__ import annotations
 
@@ -17,99 +14,22 @@ import mmap
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from app.core import (conversations, indexfiles, layers, npyio, pdus, reassembly,
-                      splitdecode, streams, tcpindex)
+from app.core import (conversations, indexfiles, layers, pdus, reassembly, splitdecode, streams,
+                      tcpindex)
+from app.core.indexview import CaptureIndex, IndexMeta, PartialIndex
 from app.core.pcapfile import RecordReader
 from app.core.spool import ColumnSpool
 
-INDEX_VERSION = 1
 SPILL_FROM = 65536  # packets: below this, keeping the columns in memory costs little
 CHUNK = 16384  # packets decoded together: big enough for numpy, small enough for the cache
 
 RECORD_COLUMNS = ("offset", "caplen", "wirelen", "ts_sec", "ts_nsec", "iface", "linktype")
 Progress = Callable[[int, int, int], None]  # (packets so far, bytes read, file size)
-
-
-@dataclass
-class IndexMeta:
-    """What the index knows about the capture as a whole (``meta.json``)."""
-
-    version: int = INDEX_VERSION
-    packets: int = 0
-    format: str = "pcap"
-    byte_order: str = "little-endian"
-    link_types: list[int] = field(default_factory=list)
-    interfaces: list[dict] = field(default_factory=list)
-    section_comments: list[str] = field(default_factory=list)
-    comments: dict[str, list[str]] = field(default_factory=dict)  # frame number -> comments
-    truncated: bool = False
-    warnings: list[str] = field(default_factory=list)
-    first_epoch: float | None = None
-    last_epoch: float | None = None
-    tcp_streams: int = 0
-    udp_streams: int = 0
-
-
-class CaptureIndex:
-    """A built index opened for reading: columns, address table and the capture's bytes."""
-
-    def __init__(self, directory: Path, capture_path: Path) -> None:
-        self.directory = Path(directory)
-        self.capture_path = Path(capture_path)
-        raw = json.loads((self.directory / "meta.json").read_text())
-        self.meta = IndexMeta(**raw)
-        self.n = self.meta.packets
-        self.cols: dict[str, np.ndarray] = {}
-        for path in self.directory.glob("*.npy"):
-            self.cols[path.stem] = npyio.load(path, "r") if self.n else npyio.load(path)
-        self.addr4 = self.cols.pop("addr4")
-        self.addr6 = self.cols.pop("addr6")
-        self._mm: mmap.mmap | None = None
-        self._file = None
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.cols[name]
-
-    # -- packet bytes -------------------------------------------------------------------------
-
-    # Worker threads share one index (event streams and pages read the same capture at once):
-    # a second thread mapping it too would drop the first one's file while it is being mapped.
-    _map_lock = threading.Lock()
-
-    def frame(self, i: int) -> bytes:
-        """The captured bytes of packet ``i`` (0-based)."""
-        mm = self._mm
-        if mm is None:
-            with self._map_lock:
-                if self._mm is None:
-                    self._file = open(self.capture_path, "rb")
-                    self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-                mm = self._mm
-        start = int(self.cols["offset"][i])
-        return mm[start : start + int(self.cols["caplen"][i])]
-
-    def close(self) -> None:
-        if self._mm is not None:
-            self._mm.close()
-            self._file.close()
-            self._mm = None
-
-    # -- addresses ----------------------------------------------------------------------------
-
-    def address(self, addr_id: int) -> str | None:
-        """The text form of an address id (as Wireshark prints it), or None for -1."""
-        if addr_id < 0:
-            return None
-        return streams.address_text(self.addr4, self.addr6, int(addr_id))
-
-    def epoch(self, i: int) -> float:
-        return int(self.cols["ts_sec"][i]) + int(self.cols["ts_nsec"][i]) / 1e9
 
 
 class IndexBuilder:
@@ -369,21 +289,6 @@ class IndexBuilder:
         return CaptureIndex(directory, self.capture_path)
 
 
-
-
-class PartialIndex(CaptureIndex):
-    """The packets of a capture indexed so far, in memory, with the same reading interface."""
-
-    def __init__(self, capture_path: Path, columns: dict[str, np.ndarray], meta: IndexMeta) -> None:
-        self.directory = None
-        self.capture_path = Path(capture_path)
-        self.meta = meta
-        self.n = meta.packets
-        self.cols = dict(columns)
-        self.addr4 = self.cols.pop("addr4")
-        self.addr6 = self.cols.pop("addr6")
-        self._mm = None
-        self._file = None
 
 
 def build_index(capture_path: Path, directory: Path, progress: Progress | None = None,

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core import layers
 from app.core.dfilter.source import Occurrences
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 from app.core.tcp.flags import FIELD_MASKS
 
 Getter = Callable[["IndexSource"], tuple[np.ndarray, np.ndarray]]

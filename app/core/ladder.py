@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.core.flows import FlowTable
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 from app.core.tcp import flag_names, state_name
 
 FLAG_ORDER = ((0x002, "SYN"), (0x001, "FIN"), (0x004, "RST"), (0x008, "PSH"), (0x010, "ACK"),

@@ -20,7 +20,7 @@ import numpy as np
 from app.core import layers, npyio
 from app.core.dfilter.source import BYTES, IPV6, STR, Occurrences, kind_of, normalize
 from app.core.fields import FieldType, lookup
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 
 Progress = Callable[[str, int, int], None]
 

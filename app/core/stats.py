@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 
 KINDS = ("eth", "ipv4", "ipv6", "tcp", "udp")
 

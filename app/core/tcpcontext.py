@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.core import layers
-from app.core.index import CaptureIndex
+from app.core.indexview import CaptureIndex
 from app.core.pdus import (ROLE_COMPLETE, ROLE_ERROR, ROLE_HTTP_SEEN, ROLE_HTTP_UNSEEN,
                            ROLE_MEMBER, ROLE_READ, ROLE_SEGMENT)
 from app.core.pdus.frames import CONV_GQUIC, CONV_QUIC, fragment_facts

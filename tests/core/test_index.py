@@ -6,7 +6,8 @@ import pytest
 
 from app.core import index as index_module
 from app.core import layers
-from app.core.index import CaptureIndex, build_index
+from app.core.index import build_index
+from app.core.indexview import CaptureIndex
 from tests.reference import CORPUS, capture_names, reference_frames
 
 # (capture, frame, field): where the index leaves a field to the per-packet dissection, and why.

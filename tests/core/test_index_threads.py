@@ -6,7 +6,8 @@ import mmap
 import threading
 import time
 
-from app.core.index import CaptureIndex, build_index
+from app.core.index import build_index
+from app.core.indexview import CaptureIndex
 from tests.reference import CORPUS
 
 
