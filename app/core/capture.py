@@ -227,8 +227,10 @@ class Captures:
 
             def report(count: int, read: int, total: int) -> None:
                 # A few times a second is all a progress bar shows; each update is a write.
+                # The end of the reading is always written: the passes over the whole capture
+                # come next, and the page says so.
                 now = time.monotonic()
-                if now - last[0] < PROGRESS_EVERY:
+                if now - last[0] < PROGRESS_EVERY and read < total:
                     return
                 last[0] = now
                 fraction = min(0.99, read / size)
