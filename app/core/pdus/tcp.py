@@ -303,7 +303,8 @@ def _replay(read: Read, seg: dict[str, np.ndarray], rows: np.ndarray, keys: np.n
     pool = Pool()
     tls_ports = {p for p, k in TCP_PORTS.items() if k == "tls"}
     smtp_ports = {p for p, k in TCP_PORTS.items() if k == "smtp"}
-    role_out, first_out, seq_out, tls_out, tail_out = out.role, out.first, out.seq, out.tls, out.tail
+    # Outcomes go to lists first (an item of a list is cheaper to set than one of an array)
+    role_out, first_out, seq_out, tls_out, tail_out = [0] * n, [-1] * n, [0] * n, [0] * n, [0] * n
     fast_bit, ooo_bit, alive_bit = (tcpflags.FAST_RETRANSMISSION, tcpflags.OUT_OF_ORDER,
                                     tcpflags.KEEP_ALIVE)
     conv: Conversation | None = None
@@ -344,11 +345,12 @@ def _replay(read: Read, seg: dict[str, np.ndarray], rows: np.ndarray, keys: np.n
                 last = run_end[k - 1]
                 if last >= k:
                     last = min(last, k - 1 + bisect.bisect_left(nxts, m.nxtpdu, k, last + 1) - k)
-                role_out[k - 1:last + 1] = ROLE_SEGMENT | ROLE_MEMBER | unseen
-                first_out[k - 1:last + 1] = m.first
-                seq_out[k - 1:last + 1] = m.start
+                run = last + 2 - k
+                role_out[k - 1:last + 1] = [ROLE_SEGMENT | ROLE_MEMBER | unseen] * run
+                first_out[k - 1:last + 1] = [m.first] * run
+                seq_out[k - 1:last + 1] = [m.start] * run
                 if conv.tls_version:
-                    tls_out[k - 1:last + 1] = conv.tls_version
+                    tls_out[k - 1:last + 1] = [conv.tls_version] * run
                 m.have = nxts[last] - m.start
                 m.last = index[last]
                 k = last + 1
@@ -393,3 +395,5 @@ def _replay(read: Read, seg: dict[str, np.ndarray], rows: np.ndarray, keys: np.n
         tls_out[k - 1] = conv.tls_version
     if conv is not None:
         conv.close()
+    out.role[:], out.first[:], out.seq[:], out.tls[:], out.tail[:] = (
+        role_out, first_out, seq_out, tls_out, tail_out)

@@ -95,7 +95,9 @@ def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.n
     visited: list[int] = []
     codes: list[int] = []  # 16 * state A + state B after each visited row
     flow_l, fl_l = flow_s.tolist(), fl_s.tolist()
-    seq_l, ack_l, len_l = seq[order].tolist(), ack[order].tolist(), payload_len[order].tolist()
+    # Read only at SYNs, FINs and the ACKs that complete them: item by item, not as lists
+    seq_s, ack_s, len_s = seq[order], ack[order], payload_len[order]
+    seq_l, ack_l, len_l = seq_s.item, ack_s.item, len_s.item
     i = 0
     while i < n:
         s_, fl = flow_l[i], fl_l[i]
@@ -106,7 +108,7 @@ def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.n
             rs = LISTEN if rs == SYN_RECEIVED and passive[r_] else CLOSED
             got_syn[s_] = got_syn[r_] = False
         elif fl & 2:  # SYN
-            sq = seq_l[i]
+            sq = seq_l(i)
             if not fl & 0x10:  # pure SYN
                 if ss in _OPENABLE:
                     ss = SYN_RECEIVED if ss == LISTEN and got_syn[s_] else SYN_SENT
@@ -125,7 +127,7 @@ def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.n
                     ss = SYN_RECEIVED
                     isn[s_], finseq[s_] = sq, -1
                 if rs in (UNKNOWN, SYN_SENT, SYN_RECEIVED) and (
-                        isn[r_] < 0 or _acks(ack_l[i], isn[r_])):
+                        isn[r_] < 0 or _acks(ack_l(i), isn[r_])):
                     rs = ESTABLISHED
                     finseq[r_] = -1
         else:
@@ -136,7 +138,7 @@ def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.n
                 elif ss == SYN_SENT:
                     ss = ESTABLISHED  # its ACK proves the (missed) SYN-ACK arrived
                 if rs in _ACK_WATCH:
-                    a = ack_l[i]
+                    a = ack_l(i)
                     if rs == SYN_RECEIVED:
                         if isn[r_] < 0 or _acks(a, isn[r_]):
                             rs = ESTABLISHED
@@ -144,12 +146,12 @@ def track_states(flow: np.ndarray, flags: np.ndarray, seq: np.ndarray, ack: np.n
                         rs = FIN_WAIT_2 if rs == FIN_WAIT_1 else (
                             TIME_WAIT if rs == CLOSING else CLOSED)
             if fl & 1:  # FIN
-                fs = (seq_l[i] + len_l[i]) & M32
+                fs = (seq_l(i) + len_l(i)) & M32
                 if ss in (ESTABLISHED, SYN_RECEIVED, SYN_SENT, UNKNOWN):
                     ss = FIN_WAIT_1
                     finseq[s_] = fs
                 elif ss == CLOSE_WAIT:
-                    acked = ackf and finseq[r_] >= 0 and _acks(ack_l[i], finseq[r_])
+                    acked = ackf and finseq[r_] >= 0 and _acks(ack_l(i), finseq[r_])
                     ss = LAST_ACK if acked else CLOSING
                     finseq[s_] = fs
                 if rs in (ESTABLISHED, SYN_RECEIVED):
