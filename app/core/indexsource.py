@@ -20,9 +20,11 @@ from app.core.tcp.flags import FIELD_MASKS
 Getter = Callable[["IndexSource"], tuple[np.ndarray, np.ndarray]]
 
 
-def _where(mask: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _where(mask: np.ndarray, values: np.ndarray, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``mask`` and their ``values`` (converted to ``dtype`` there only: a full
+    column converted first would cost a new array as long as the capture)."""
     rows = np.flatnonzero(mask)
-    return rows, values[rows]
+    return rows, values[rows] if dtype is None else values[rows].astype(dtype)
 
 
 def _merge(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -123,12 +125,12 @@ class IndexSource:
 
 
 def _tcp(s: IndexSource, column: str):
-    return _where(s.l4(6), s.col(column).astype(np.int64))
+    return _where(s.l4(6), s.col(column), np.int64)
 
 
 def _udp(s: IndexSource, column: str):
-    own = _where(s.l4(17), s.col(column).astype(np.int64))
-    quoted = _where(s.col("q_l4") == 17, s.col("q_" + column).astype(np.int64))
+    own = _where(s.l4(17), s.col(column), np.int64)
+    quoted = _where(s.col("q_l4") == 17, s.col("q_" + column), np.int64)
     return _merge(own, quoted)
 
 
@@ -157,7 +159,10 @@ def _ip_any(s: IndexSource, column: str, version: int):
 
 
 def _flag_bit(bit: int) -> Getter:
-    return lambda s: _where(s.l4(6), ((s.col("tcp_flags") & bit) != 0).astype(np.int64))
+    def getter(s: IndexSource) -> tuple[np.ndarray, np.ndarray]:
+        rows, flags = _where(s.l4(6), s.col("tcp_flags"))
+        return rows, ((flags & bit) != 0).astype(np.int64)
+    return getter
 
 
 def _frame_protocol(s: IndexSource) -> np.ndarray:
@@ -177,38 +182,38 @@ FIELDS: dict[str, Getter] = {
     "eth.dst": lambda s: _where(s.col("eth_type") >= 0, s.col("eth_dst")),
     "eth.addr": lambda s: _merge(_where(s.col("eth_type") >= 0, s.col("eth_dst")),
                                  _where(s.col("eth_type") >= 0, s.col("eth_src"))),
-    "eth.type": lambda s: _where(s.col("eth_type") >= 0, s.col("eth_type").astype(np.int64)),
-    "vlan.id": lambda s: _where(s.col("vlan_id") >= 0, s.col("vlan_id").astype(np.int64)),
-    "sll.pkttype": lambda s: _where(s.col("sll_pkttype") >= 0, s.col("sll_pkttype").astype(np.int64)),
+    "eth.type": lambda s: _where(s.col("eth_type") >= 0, s.col("eth_type"), np.int64),
+    "vlan.id": lambda s: _where(s.col("vlan_id") >= 0, s.col("vlan_id"), np.int64),
+    "sll.pkttype": lambda s: _where(s.col("sll_pkttype") >= 0, s.col("sll_pkttype"), np.int64),
     "null.family": lambda s: _where(s.col("null_family") >= 0, s.col("null_family")),
     "ip.src": lambda s: _ip_any(s, "src", 4),
     "ip.dst": lambda s: _ip_any(s, "dst", 4),
     "ip.addr": lambda s: _merge(_ip_any(s, "src", 4), _ip_any(s, "dst", 4)),
-    "ip.proto": lambda s: _where(s.l3(4), s.col("ip_proto").astype(np.int64)),
-    "ip.ttl": lambda s: _where(s.l3(4), s.col("ip_ttl").astype(np.int64)),
-    "ip.id": lambda s: _where(s.l3(4), s.col("ip_id").astype(np.int64)),
-    "ip.len": lambda s: _where(s.l3(4), s.col("ip_len").astype(np.int64)),
+    "ip.proto": lambda s: _where(s.l3(4), s.col("ip_proto"), np.int64),
+    "ip.ttl": lambda s: _where(s.l3(4), s.col("ip_ttl"), np.int64),
+    "ip.id": lambda s: _where(s.l3(4), s.col("ip_id"), np.int64),
+    "ip.len": lambda s: _where(s.l3(4), s.col("ip_len"), np.int64),
     "ip.version": lambda s: _where(s.l3(4), np.full(s.n, 4, dtype=np.int64)),
-    "ip.frag_offset": lambda s: _where(s.l3(4), s.col("ip_frag").astype(np.int64)),
+    "ip.frag_offset": lambda s: _where(s.l3(4), s.col("ip_frag"), np.int64),
     "ip.flags.mf": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 0) & 1),
     "ip.flags.df": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 1) & 1),
     "ip.flags.rb": lambda s: _where(s.l3(4), (s.col("ip_flags").astype(np.int64) >> 2) & 1),
     "ipv6.src": lambda s: _ip_any(s, "src", 6),
     "ipv6.dst": lambda s: _ip_any(s, "dst", 6),
     "ipv6.addr": lambda s: _merge(_ip_any(s, "src", 6), _ip_any(s, "dst", 6)),
-    "ipv6.nxt": lambda s: _where(s.l3(6), s.col("ip_proto").astype(np.int64)),
-    "ipv6.hlim": lambda s: _where(s.l3(6), s.col("ip_ttl").astype(np.int64)),
-    "ipv6.plen": lambda s: _where(s.l3(6), s.col("ip_len").astype(np.int64)),
+    "ipv6.nxt": lambda s: _where(s.l3(6), s.col("ip_proto"), np.int64),
+    "ipv6.hlim": lambda s: _where(s.l3(6), s.col("ip_ttl"), np.int64),
+    "ipv6.plen": lambda s: _where(s.l3(6), s.col("ip_len"), np.int64),
     "tcp.srcport": lambda s: _tcp(s, "sport"),
     "tcp.dstport": lambda s: _tcp(s, "dport"),
     "tcp.port": lambda s: _merge(_tcp(s, "sport"), _tcp(s, "dport")),
-    "tcp.stream": lambda s: _where(s.col("tcp_stream") >= 0, s.col("tcp_stream").astype(np.int64)),
+    "tcp.stream": lambda s: _where(s.col("tcp_stream") >= 0, s.col("tcp_stream"), np.int64),
     "tcp.seq": lambda s: _tcp(s, "tcp_seq"),
     "tcp.seq_raw": lambda s: _tcp(s, "seq"),
-    "tcp.ack": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("tcp_ack").astype(np.int64)),
-    "tcp.ack_raw": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("ack").astype(np.int64)),
-    "tcp.len": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("pl_len").astype(np.int64)),
-    "tcp.nxtseq": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("tcp_nxtseq").astype(np.int64)),
+    "tcp.ack": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("tcp_ack"), np.int64),
+    "tcp.ack_raw": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("ack"), np.int64),
+    "tcp.len": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("pl_len"), np.int64),
+    "tcp.nxtseq": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("tcp_nxtseq"), np.int64),
     "tcp.hdr_len": lambda s: _tcp(s, "tcp_hlen"),
     "tcp.flags": lambda s: _tcp(s, "tcp_flags"),
     "tcp.flags.fin": _flag_bit(0x001), "tcp.flags.syn": _flag_bit(0x002),
@@ -219,17 +224,17 @@ FIELDS: dict[str, Getter] = {
     "tcp.flags.ecn": _flag_bit(0x040), "tcp.flags.res": lambda s: _where(s.l4(6), (s.col("tcp_flags").astype(np.int64) >> 9) & 7),
     "tcp.window_size_value": lambda s: _tcp(s, "tcp_win"),
     "tcp.window_size": lambda s: _tcp(s, "tcp_window"),
-    "tcp.analysis.duplicate_ack_num": lambda s: _where(s.col("tcp_dup_num") > 0, s.col("tcp_dup_num").astype(np.int64)),
-    "tcp.analysis.duplicate_ack_frame": lambda s: _where(s.col("tcp_dup_frame") > 0, s.col("tcp_dup_frame").astype(np.int64)),
+    "tcp.analysis.duplicate_ack_num": lambda s: _where(s.col("tcp_dup_num") > 0, s.col("tcp_dup_num"), np.int64),
+    "tcp.analysis.duplicate_ack_frame": lambda s: _where(s.col("tcp_dup_frame") > 0, s.col("tcp_dup_frame"), np.int64),
     "udp.srcport": lambda s: _udp(s, "sport"),
     "udp.dstport": lambda s: _udp(s, "dport"),
     "udp.port": lambda s: _merge(_udp(s, "sport"), _udp(s, "dport")),
     "udp.length": lambda s: _where(s.l4(17), s.col("pl_len").astype(np.int64) + 8),
-    "udp.stream": lambda s: _where(s.col("udp_stream") >= 0, s.col("udp_stream").astype(np.int64)),
-    "icmp.type": lambda s: _where(s.l4(1), s.col("icmp_type").astype(np.int64)),
-    "icmp.code": lambda s: _where(s.l4(1), s.col("icmp_code").astype(np.int64)),
-    "icmpv6.type": lambda s: _where(s.l4(58), s.col("icmp_type").astype(np.int64)),
-    "icmpv6.code": lambda s: _where(s.l4(58), s.col("icmp_code").astype(np.int64)),
+    "udp.stream": lambda s: _where(s.col("udp_stream") >= 0, s.col("udp_stream"), np.int64),
+    "icmp.type": lambda s: _where(s.l4(1), s.col("icmp_type"), np.int64),
+    "icmp.code": lambda s: _where(s.l4(1), s.col("icmp_code"), np.int64),
+    "icmpv6.type": lambda s: _where(s.l4(58), s.col("icmp_type"), np.int64),
+    "icmpv6.code": lambda s: _where(s.l4(58), s.col("icmp_code"), np.int64),
 }
 
 # Protocols whose presence the index answers without looking at payloads.
