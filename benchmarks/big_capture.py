@@ -179,6 +179,9 @@ def main() -> int:
     server = start_server(data, port)
     try:
         before = peak_rss(server.pid, "VmRSS")  # the idle server, before the capture exists
+        # Files written before (the generated capture, an earlier run's data) are flushed to
+        # disk now, not while the upload is measured.
+        os.sync()
         up_time, capture = upload(base, path)
         cid = capture["id"]
         t0 = time.perf_counter()
