@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.core.streams import conversation_ids, udp_ports
+
 SYN, ACK = 0x002, 0x010
 M32 = 0xFFFFFFFF
-# Working columns added to each decoded chunk, with their dtypes
-WORKING = {"conv_tcp": np.int32, "conv_dir": np.int8, "conv_udp": np.int32,
-           "quick_seq": np.uint32, "quick_ack": np.uint32, "quick_nxtseq": np.int64}
+# Working columns added to each decoded chunk: (dtype, value where the packet has none)
+WORKING = {"conv_tcp": (np.int32, -1), "conv_dir": (np.int8, 0), "quick_seq": (np.uint32, 0),
+           "quick_ack": (np.uint32, 0), "quick_nxtseq": (np.int64, -1)}
+# ... and the columns the finished index keeps as they are: tshark's udp.stream
+COLUMNS = {**WORKING, "udp_stream": (np.int32, -1)}
 
 
 class _Numbering:
@@ -71,8 +75,7 @@ class Conversations:
         """The working columns of a chunk: its decoded ``cols`` and its ``raw`` addresses
         (``streams.raw_addresses``)."""
         n = len(cols["l4"])
-        out = {name: np.full(n, -1 if name.startswith("conv_") or name == "quick_nxtseq" else 0,
-                             dtype=dt) for name, dt in WORKING.items()}
+        out = {name: np.full(n, fill, dtype=dt) for name, (dt, fill) in COLUMNS.items()}
         v4, v6, src4, dst4, src6, dst6 = raw["net_hdr"]
         if len(v4) + len(v6) == 0:
             return out
@@ -89,13 +92,10 @@ class Conversations:
             out["conv_tcp"][tcp] = conv
             out["conv_dir"][tcp] = direction
             self._sequence_numbers(cols, tcp, conv * 2 + direction, out)
-        quoted = cols["q_l4"] == 17
-        udp = np.flatnonzero(has_ip & ((cols["l4"] == 17) | quoted))
+        has_udp, sport, dport = udp_ports(cols)
+        udp = np.flatnonzero(has_ip & has_udp)
         if len(udp):
-            # a UDP header quoted by an ICMP error counts into the quoted datagram's conversation
-            sport = np.where(quoted, cols["q_sport"], cols["sport"])
-            dport = np.where(quoted, cols["q_dport"], cols["dport"])
-            out["conv_udp"][udp] = self.udp.number(udp, src, sport, dst, dport, token)[0]
+            out["udp_stream"][udp] = self.udp.number(udp, src, sport, dst, dport, token)[0]
         return out
 
     def _sequence_numbers(self, cols, rows: np.ndarray, flow: np.ndarray, out) -> None:
@@ -126,14 +126,12 @@ def refresh(cols: dict[str, np.ndarray]) -> None:
     """Renumber the capture's conversations from its final columns when IP reassembly gave
     packets a TCP or UDP header that decoding did not see (the frame completing a fragmented
     datagram): rare, and then numbered over the whole capture at once."""
-    from app.core.streams import conversation_ids, udp_ports  # noqa: PLC0415
-
     has_ip = cols["net_src"] >= 0
     is_tcp = (cols["l4"] == 6) & has_ip
     has_udp, sport, dport = udp_ports(cols)
     is_udp = has_udp & has_ip
-    if np.array_equal(is_tcp, cols["conv_tcp"] >= 0) and np.array_equal(is_udp, cols["conv_udp"] >= 0):
+    if np.array_equal(is_tcp, cols["conv_tcp"] >= 0) and np.array_equal(is_udp, cols["udp_stream"] >= 0):
         return
     cols["conv_tcp"] = conversation_ids(is_tcp, cols["net_src"], cols["sport"], cols["net_dst"],
                                         cols["dport"])
-    cols["conv_udp"] = conversation_ids(is_udp, cols["net_src"], sport, cols["net_dst"], dport)
+    cols["udp_stream"] = conversation_ids(is_udp, cols["net_src"], sport, cols["net_dst"], dport)

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core import pcapfile, procpool
+from app.core import pcapfile, procpool, spool
 from app.core.index import CHUNK, IndexBuilder
-from app.core.indexfiles import npy_header
 
 log = logging.getLogger("wirelens")
 
@@ -105,11 +104,7 @@ class GrowingIndex:
         """Packets decoded so far (in the worker: the length of its spooled offset column)."""
         if self._future is None:
             return self.builder.count
-        try:
-            size = (spool_of(self.path) / "offset.npy").stat().st_size
-        except OSError:  # not created yet
-            return 0
-        return max(0, size - len(npy_header(np.dtype(np.int64), (0,)))) // 8
+        return spool.rows_in(spool_of(self.path), "offset", np.int64)
 
     def stop(self) -> IndexBuilder | None:
         """The writer is done (or failed): stop following. The builder to continue from, once

@@ -133,7 +133,7 @@ class IndexBuilder:
             columns = {name: np.zeros(0, dt) for name, (dt, _) in layers.COLUMNS.items()}
             for name in RECORD_COLUMNS:
                 columns[name] = np.zeros(0, np.int64)
-            columns.update({name: np.zeros(0, dt) for name, dt in conversations.WORKING.items()})
+            columns.update({name: np.zeros(0, dt) for name, (dt, _) in conversations.COLUMNS.items()})
             columns["tcp_ws"] = np.zeros(0, np.int8)
         columns = {name: values[:n] for name, values in columns.items()}
         columns.update(streams.addresses(n, [(b, r) for b, r in raw_addrs if b < n]))
@@ -176,8 +176,6 @@ class IndexBuilder:
         """Append the packets ``rest`` decoded from where this builder's walk ended (both spool
         their columns; ``rest`` did not number conversations: they are numbered here, after
         this builder's own). ``rest`` is discarded."""
-        needed = ("l4", "sport", "dport", "q_l4", "q_sport", "q_dport", "tcp_flags", "seq", "ack",
-                  "pl_len")
         with self._lock:
             base = self._count
             self._spool.extend_from(rest._spool, rest._count)
@@ -185,7 +183,7 @@ class IndexBuilder:
             bounds = [b for b, _ in rest.raw_addrs] + [rest._count]
             chunk = None
             for (start, raw), stop in zip(rest.raw_addrs, bounds[1:]):
-                chunk = {name: np.asarray(decoded[name][start:stop]) for name in needed}
+                chunk = {name: values[start:stop] for name, values in decoded.items()}
                 self._spool.append(self._conversations.add(chunk, raw))
             del decoded, chunk
             self.raw_addrs.extend((base + b, raw) for b, raw in rest.raw_addrs)
@@ -216,7 +214,6 @@ class IndexBuilder:
             return cached
         columns = self.columns()
         columns.update(tcpindex.quick_columns(columns))
-        columns["udp_stream"] = columns["conv_udp"]
         snap = PartialIndex(self.capture_path, columns, self.meta(columns))
         with self._lock:
             self._snapshot = snap
@@ -252,7 +249,6 @@ class IndexBuilder:
                 # The passes below read packets all over the file; the pages they touch are
                 # dropped from this process's memory after each (the kernel still caches them).
                 release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else (lambda: None)
-                columns["udp_stream"] = columns["conv_udp"]
                 frame_cols: dict[str, np.ndarray] = {}
                 tcp_cols, tcp_streams = tcpindex.analysis_columns(
                     data, columns, release,
@@ -289,8 +285,6 @@ class IndexBuilder:
         return CaptureIndex(directory, self.capture_path)
 
 
-
-
 def build_index(capture_path: Path, directory: Path, progress: Progress | None = None,
                 builder: IndexBuilder | None = None, max_packets: int | None = None) -> CaptureIndex:
     """Index ``capture_path`` into ``directory`` (replaced atomically) and open the result.
@@ -316,8 +310,7 @@ def build_index(capture_path: Path, directory: Path, progress: Progress | None =
             break
         if not builder.step(final=True, max_records=room):
             break
-        if progress:
-            progress(builder.count, builder.reader.pos, size)
+        report()
     return builder.finish(directory)
 
 

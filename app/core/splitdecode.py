@@ -18,10 +18,13 @@ import os
 import struct
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from app.core import procpool
 from app.core.pcapfile import MAX_RECORD, RecordReader
+
+if TYPE_CHECKING:
+    from app.core.index import IndexBuilder
 
 log = logging.getLogger("wirelens")
 
@@ -80,35 +83,33 @@ def decode_from(path: str, start: int, spool: str) -> "IndexBuilder":
 
 
 def decode_rest(builder: "IndexBuilder", size: int, max_packets: int | None,
-                report: Callable[[], None]) -> bool:
-    """Decode the rest of ``builder``'s pcap file with the worker's help; False when the
-    rest is not worth splitting (or cannot be), and nothing was done."""
+                report: Callable[[], None]) -> None:
+    """Decode the rest of ``builder``'s pcap file with the worker's help, when it is worth
+    splitting (the caller decodes whatever is left afterwards, all or nothing of it)."""
     reader = builder.reader
     left = size - reader.pos
     if (left < SPLIT_FROM or builder._spool is None or reader._stopped
             or (max_packets is not None and builder.count + left // 16 > max_packets)):
-        return False
+        return
     if builder.count == 0 and not builder.step(final=False, max_records=FIRST):
-        return False
+        return
     if reader.info.format != "pcap" or reader.pos >= size:
-        return False
+        return
     seconds = builder.spooled_seconds()
     middle = boundary_after(reader, reader.pos + (size - reader.pos) // 2, size, seconds)
     if middle is None:
-        return False
+        return
     spool = builder._spool.folder.with_name(builder._spool.folder.name + ".rest")
     future = procpool.submit(decode_from, os.fspath(builder.capture_path), middle, os.fspath(spool))
     if future is None:
-        return False
+        return
     while reader.pos < middle and builder.step(final=False, end=middle):
         report()
     rest = procpool.result(future, lambda: None)
     if rest is not None and reader.pos == middle:
         builder.absorb(rest)
         report()
-        return True
-    if rest is not None:
+    elif rest is not None:
         log.warning("No record starts at byte %d of %s: decoded in one process", middle,
                     builder.capture_path)
         rest.discard()
-    return False

@@ -17,6 +17,16 @@ import numpy as np
 from app.core.indexfiles import npy_header
 
 
+def rows_in(folder: Path, name: str, dtype: np.dtype) -> int:
+    """Rows appended so far to column ``name`` of the spool in ``folder``, read from its file
+    (the spool may be filled by another process); 0 before the first append."""
+    try:
+        size = (Path(folder) / f"{name}.npy").stat().st_size
+    except OSError:
+        return 0
+    return max(0, size - len(npy_header(np.dtype(dtype), (0,)))) // np.dtype(dtype).itemsize
+
+
 class ColumnSpool:
     """Columns appended chunk by chunk to files in ``folder``; not thread-safe (the index
     builder calls it under its lock)."""

@@ -48,24 +48,23 @@ def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     suspect = np.zeros(len(first), dtype=bool)
     suspect[c[late_syn]] = True
     # unit = (conversation, sub-stream); stream numbers rank units by their first segment.
-    sub = np.zeros(len(tcp), dtype=np.int64)
     rows = np.flatnonzero(suspect[c])
     src_ep = (cols["net_src"][tcp].astype(np.int64) << 16) | cols["sport"][tcp]
     direction_t = (src_ep != src_ep[first[c]]).astype(np.int8)
-    if len(rows):
-        p = tcp[rows]
-        ok = (cols["flags"][p] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0
-        local, d, r = assign_streams(cols["net_src"][p], cols["net_dst"][p], cols["sport"][p],
-                                     cols["dport"][p], cols["tcp_flags"][p], cols["seq"][p],
-                                     cols["ack"][p], ok)
-        sub[rows] = local + 1  # distinct from the unsplit conversations' 0
-        direction_t[rows] = d
-        reused[p] = r
     if not len(rows):
         # No port reuse: the conversations, numbered by first appearance, are the streams.
         stream[tcp] = c
         direction[tcp] = direction_t
         return stream, direction, reused
+    p = tcp[rows]
+    ok = (cols["flags"][p] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0
+    local, d, r = assign_streams(cols["net_src"][p], cols["net_dst"][p], cols["sport"][p],
+                                 cols["dport"][p], cols["tcp_flags"][p], cols["seq"][p],
+                                 cols["ack"][p], ok)
+    sub = np.zeros(len(tcp), dtype=np.int64)
+    sub[rows] = local + 1  # distinct from the unsplit conversations' 0
+    direction_t[rows] = d
+    reused[p] = r
     unit_key = (c.astype(np.int64) << 32) | sub
     uniq, inverse = np.unique(unit_key, return_inverse=True)
     unit_first = np.full(len(uniq), len(tcp), dtype=np.int64)
@@ -153,10 +152,7 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     rows = np.flatnonzero(stream >= 0)
     if len(rows) == 0:
         meanwhile()
-        for name, dt in ANALYSIS_COLUMNS.items():
-            out[name] = np.zeros(n, dtype=dt)
-        out["tcp_nxtseq"][:] = -1
-        return out, {}
+        return {**out, **_empty_analysis(n)}, {}
     tcp_stream = stream[rows]
     # One time origin for all parts: the analysis compares times with fixed thresholds.
     time = (cols["ts_sec"][rows] - cols["ts_sec"][rows[0]]) + cols["ts_nsec"][rows] / 1e9
@@ -193,9 +189,7 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         del future
     # The columns are filled only now: while the halves are analysed they would only hold
     # memory (each result is dropped once copied).
-    for name, dt in ANALYSIS_COLUMNS.items():
-        out[name] = np.zeros(n, dtype=dt)
-    out["tcp_nxtseq"][:] = -1
+    out.update(_empty_analysis(n))
     summaries = []
     for k, part in enumerate(parts):
         values, summary = results[k]
@@ -208,6 +202,13 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     if len(parts) == 1:
         return out, summaries[0][1]
     return out, merge_summaries(summaries, int(tcp_stream.max()) + 1)
+
+
+def _empty_analysis(n: int) -> dict[str, np.ndarray]:
+    """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments."""
+    out = {name: np.zeros(n, dtype=dt) for name, dt in ANALYSIS_COLUMNS.items()}
+    out["tcp_nxtseq"][:] = -1
+    return out
 
 
 def quick_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
