@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from app.core import memory
+from app.core import memory, parcels
 
 log = logging.getLogger("wirelens")
 
@@ -73,12 +73,27 @@ def _discard(pool: ProcessPoolExecutor | None) -> None:
             pass
 
 
-def _run(fn: Callable[..., Any], *args: Any) -> Any:
+def _run(parcel: parcels.Parcel) -> parcels.Parcel:
     """A job in the worker process, which keeps no more memory than it needs between jobs."""
     try:
-        return fn(*args)
+        fn, args = parcels.unpack(parcel)
+        del parcel
+        result = fn(*args)
+        del args
+        return parcels.pack(result)
     finally:
+        result = args = None
         memory.release()
+
+
+def _deliver(job: Future, future: Future, parcel: parcels.Parcel) -> None:
+    """Hand the worker's result of ``job`` to ``future``, the caller's (in the pool's thread,
+    which reads the result's file mostly without the interpreter lock)."""
+    parcels.discard(parcel)  # read by the worker already, unless it never will be
+    try:
+        future.set_result(parcels.unpack(job.result()))
+    except BaseException as exc:  # noqa: BLE001 - the caller's future carries any failure
+        future.set_exception(exc)
 
 
 def _ready() -> None:
@@ -98,7 +113,8 @@ def warm() -> None:
             return
         try:
             _pool = _new_pool()
-            _pool.submit(_run, _ready)  # not a job: a build submitting now is queued behind it
+            # not a job: a build submitting now is queued behind it
+            _pool.submit(_run, parcels.pack((_ready, ())))
         except Exception as exc:  # noqa: BLE001 - the first real job will try (and fall back)
             log.warning("No worker process for the index yet (%s)", str(exc))
             _pool = None
@@ -113,14 +129,23 @@ def submit(fn: Callable[..., Any], *args: Any) -> Future | None:
     global _pool, _job, _job_pool
     if _cores() < 2:
         return None
+    try:
+        parcel = parcels.pack((fn, args))
+    except Exception as exc:  # noqa: BLE001 - e.g. a local function: the job fails on its way
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
     with _lock:
         if _job is not None and not _job.done():
+            parcels.discard(parcel)
             return None
         pool = _pool
         try:
             if pool is None:
                 pool = _pool = _new_pool()
-            future = pool.submit(_run, fn, *args)
+            job = pool.submit(_run, parcel)
+            future: Future | None = Future()
+            job.add_done_callback(lambda done: _deliver(done, future, parcel))
         except Exception as exc:  # noqa: BLE001 - e.g. the platform refuses new processes
             # the message only: a handler keeping the record must not keep the caller's frames
             log.warning("No worker process for the index (%s): one core does the work", str(exc))
@@ -128,6 +153,7 @@ def submit(fn: Callable[..., Any], *args: Any) -> Future | None:
         if future is not None:
             _job, _job_pool = future, pool
     if future is None:
+        parcels.discard(parcel)
         _discard(pool)
     return future
 
