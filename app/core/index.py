@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from app.core import (conversations, indexfiles, layers, pdus, reassembly, splitdecode, streams,
-                      tcpindex)
+                      tcpindex, tcppasses)
 from app.core.indexview import CaptureIndex, IndexMeta, PartialIndex
 from app.core.pcapfile import RecordReader
 from app.core.spool import ColumnSpool
@@ -250,13 +250,11 @@ class IndexBuilder:
                 # dropped from this process's memory after each (the kernel still caches them).
                 release = (lambda: mm.madvise(mmap.MADV_DONTNEED)) if mm is not None else (lambda: None)
                 frame_cols: dict[str, np.ndarray] = {}
-                tcp_cols, tcp_streams = tcpindex.analysis_columns(
-                    data, columns, release,
+                tcp_cols, tcp_streams = tcppasses.tcp_columns(
+                    data, columns, release, capture=self.capture_path,
                     meanwhile=lambda: frame_cols.update(pdus.frame_columns(data, columns, release)))
                 release()
-                indexfiles.drop_pages(columns)
                 columns.update(tcp_cols)
-                columns.update(pdus.tcp_pdu_columns(data, columns, release, capture=self.capture_path))
                 columns.update(frame_cols)
                 indexfiles.drop_pages(columns)
             finally:

@@ -185,12 +185,15 @@ def result(future: Future | None, here: Callable[[], Any]) -> Any:
     return here()
 
 
-def far_half(stream: np.ndarray) -> np.ndarray:
+def far_half(stream: np.ndarray, weights: np.ndarray | None = None,
+             share: float = 0.5) -> np.ndarray:
     """For rows with the given stream numbers (>= 0): True for the rows of the streams that go
-    to the worker, about half of the rows, never splitting a stream.
+    to the worker, about ``share`` of the rows (of their ``weights``, the work each row costs,
+    when given), never splitting a stream.
 
-    Streams are taken in number order and cut at half of the rows; the stream across the cut
-    goes to the side that holds most of it, so the imbalance is at most half of its rows."""
-    counts = np.bincount(stream)
+    Streams are taken in number order and cut where the worker's share begins; the stream
+    across the cut goes to the side that holds most of it, so the imbalance is at most half
+    of its work."""
+    counts = np.bincount(stream, weights)
     before = np.cumsum(counts) - counts
-    return (2 * before + counts > len(stream))[stream]
+    return (before + counts / 2 > (1 - share) * counts.sum())[stream]

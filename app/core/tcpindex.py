@@ -3,7 +3,7 @@
 Stream numbers are computed vectorised per conversation; only conversations where a SYN arrives
 after the first segment (a possible port reuse) go through the exact, sequential rule of
 ``app.core.tcp.assign_streams``. The analysis (relative numbers, flags, states) then runs once
-over all segments (on two cores for big captures) and is stored as columns, so rows, filters
+over all segments (app.core.tcppasses: on two cores for big captures) and is stored as columns, so rows, filters
 and ladders read it directly.
 """
 from __future__ import annotations
@@ -12,17 +12,14 @@ from typing import Callable
 
 import numpy as np
 
-from app.core import indexfiles, layers, procpool
+from app.core import layers
 from app.core.tcp import TcpSegments, assign_streams
-from app.core.tcp.analysis import INDEX_FIELDS, analyze_for_index, merge_summaries
+from app.core.tcp.analysis import INDEX_FIELDS
 
 SYN, ACK = 0x002, 0x010
 # SYNs read between two releases of the file pages: the kernel maps up to 64 KB around each
 # page read from the file, so a few thousand scattered SYNs would map hundreds of MB.
 RELEASE_EVERY = 1024
-# TCP segments from which half of the analysis runs in a worker process: below, starting and
-# feeding it costs about what it saves.
-PARALLEL_FROM = 200_000
 # Index column of each INDEX_FIELDS value of the analysis, with its dtype
 ANALYSIS_COLUMNS = {
     "tcp_seq": "u4", "tcp_ack": "u4", "tcp_nxtseq": "i8", "tcp_window": "i8", "tcp_analysis": "u4",
@@ -137,22 +134,11 @@ def _window_scales(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarr
     return out
 
 
-def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
-                     release: Callable[[], None] | None = None,
-                     meanwhile: Callable[[], None] = lambda: None) -> tuple[dict[str, np.ndarray], dict]:
-    """Per-packet TCP analysis columns and the per-stream summary arrays.
-
-    From PARALLEL_FROM segments on, the streams of about half of the segments are analysed in
-    a worker process (app.core.procpool) while this process analyses the others: streams are
-    independent, so the merged result is the one a single analysis gives. ``meanwhile`` runs
-    once this process's part is done, before it waits for the worker's (always runs)."""
-    n = len(cols["l4"])
-    stream, direction, reused = tcp_streams(cols)
-    out = {"tcp_stream": stream, "tcp_dir": direction}
-    rows = np.flatnonzero(stream >= 0)
-    if len(rows) == 0:
-        meanwhile()
-        return {**out, **_empty_analysis(n)}, {}
+def segment_maker(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
+                  stream: np.ndarray, direction: np.ndarray, reused: np.ndarray,
+                  release: Callable[[], None] | None = None) -> Callable[[slice | np.ndarray], TcpSegments]:
+    """``segments(part)``: the TcpSegments of the TCP packets ``rows[part]`` (``rows``: the
+    packets with a stream, ascending), for the analysis of their streams."""
     tcp_stream = stream[rows]
     # One time origin for all parts: the analysis compares times with fixed thresholds.
     time = (cols["ts_sec"][rows] - cols["ts_sec"][rows[0]]) + cols["ts_nsec"][rows] / 1e9
@@ -168,47 +154,21 @@ def analysis_columns(data: np.ndarray, cols: dict[str, np.ndarray],
             reused=reused[r],
         )
 
-    parts: list[slice | np.ndarray] = [slice(None)]
-    if len(rows) >= PARALLEL_FROM:
-        far = procpool.far_half(tcp_stream)
-        if far.any() and not far.all():
-            parts = [np.flatnonzero(~far), np.flatnonzero(far)]
-    if len(parts) == 1:
-        results = [analyze_for_index(segments(parts[0]))]
-        meanwhile()
-    else:
-        # The far half first, so that the worker starts as early as possible; its segments
-        # are not kept here meanwhile (a failing worker's half is read again).
-        future = procpool.submit(analyze_for_index, segments(parts[1]))
-        near = segments(parts[0])
-        indexfiles.drop_pages(cols)  # what the analysis needs of them is in the segments now
-        results = [analyze_for_index(near)]
-        del near
-        meanwhile()
-        results.append(procpool.result(future, lambda: analyze_for_index(segments(parts[1]))))
-        del future
-    # The columns are filled only now: while the halves are analysed they would only hold
-    # memory (each result is dropped once copied).
-    out.update(_empty_analysis(n))
-    summaries = []
-    for k, part in enumerate(parts):
-        values, summary = results[k]
-        results[k] = None
-        r = rows[part]
-        for name, field in zip(ANALYSIS_COLUMNS, INDEX_FIELDS):
-            out[name][r] = values[field]
-        summaries.append((np.unique(tcp_stream[part]), summary))
-        del values
-    if len(parts) == 1:
-        return out, summaries[0][1]
-    return out, merge_summaries(summaries, int(tcp_stream.max()) + 1)
+    return segments
 
 
-def _empty_analysis(n: int) -> dict[str, np.ndarray]:
+def empty_analysis(n: int) -> dict[str, np.ndarray]:
     """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments."""
     out = {name: np.zeros(n, dtype=dt) for name, dt in ANALYSIS_COLUMNS.items()}
     out["tcp_nxtseq"][:] = -1
     return out
+
+
+def fill_analysis(out: dict[str, np.ndarray], rows: np.ndarray,
+                  values: dict[str, np.ndarray]) -> None:
+    """Copy the analysis ``values`` (INDEX_FIELDS) of the segments ``rows`` into the columns."""
+    for name, field in zip(ANALYSIS_COLUMNS, INDEX_FIELDS):
+        out[name][rows] = values[field]
 
 
 def quick_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,12 +1,10 @@
 """The per-flow pass of the packet index: what the packet list needs from earlier packets.
 
-    pdu_columns(data, cols, release, capture) -> dict of per-packet columns
-
-``build_index`` calls its two parts: ``frame_columns`` while the TCP analysis runs, and
-``tcp_pdu_columns`` once the TCP analysis and stream numbers are known.  It replays tshark's
-TCP reassembly over every connection that carries a protocol which the summary knows to be
-PDU-based (HTTP, TLS, DNS over TCP, SMTP lines; found by port or by tshark's HTTP heuristic),
-matches ICMP echo replies with their requests, finds the fragments of reassembled IP datagrams
+Two parts: the TCP reassembly columns replay tshark's TCP reassembly (app.core.pdus.tcp) over
+every connection that carries a protocol which the summary knows to be PDU-based (HTTP, TLS,
+DNS over TCP, SMTP lines; found by port or by tshark's HTTP heuristic: ``tcp_candidates``),
+once the TCP analysis of their streams is known (app.core.tcppasses runs both); the
+``frame_columns``, which need no TCP analysis, match ICMP echo replies with their requests, finds the fragments of reassembled IP datagrams
 and the UDP conversations that are QUIC.  Nothing but small integers is stored:
 ``app.core.tcpcontext`` reads the payload bytes back from the capture when a row is shown.
 
@@ -27,17 +25,18 @@ Columns (all per packet):
 from __future__ import annotations
 
 import logging
-import os
 from typing import Callable
 
 import numpy as np
 
-from . import frames, replay, tcp
+from . import frames, tcp
+from .state import Result
 from .tcp import (ROLE_COMPLETE, ROLE_ERROR, ROLE_HIDDEN, ROLE_HTTP_SEEN, ROLE_HTTP_UNSEEN,
                   ROLE_MEMBER, ROLE_READ, ROLE_SEGMENT)
 
-__all__ = ["pdu_columns", "tcp_pdu_columns", "frame_columns", "ROLE_SEGMENT", "ROLE_COMPLETE", "ROLE_ERROR", "ROLE_HIDDEN",
-           "ROLE_MEMBER", "ROLE_HTTP_SEEN", "ROLE_HTTP_UNSEEN", "ROLE_READ"]
+__all__ = ["tcp_candidates", "empty_tcp_pdu_columns", "fill_tcp_pdu_columns", "frame_columns",
+           "ROLE_SEGMENT", "ROLE_COMPLETE", "ROLE_ERROR", "ROLE_HIDDEN", "ROLE_MEMBER",
+           "ROLE_HTTP_SEEN", "ROLE_HTTP_UNSEEN", "ROLE_READ"]
 
 log = logging.getLogger("wirelens")
 _PORTS = tcp.port_table()
@@ -76,45 +75,25 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
     return rows[keep], key[keep].astype(np.uint8)
 
 
-def pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
-                release: Callable[[], None] | None = None,
-                capture: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The per-packet columns described in the module docstring: ``tcp_pdu_columns`` and
-    ``frame_columns`` together."""
-    return {**tcp_pdu_columns(data, cols, release, capture), **frame_columns(data, cols, release)}
-
-
-def tcp_pdu_columns(data: np.ndarray, cols: dict[str, np.ndarray],
-                    release: Callable[[], None] | None = None,
-                    capture: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The columns of TCP reassembly (pdu_role, pdu_first, pdu_seq, pdu_tail, tls_version).
-    ``release`` drops the file pages read so far from memory. ``capture``: the path of the
-    file ``data`` maps, which lets a worker process replay half of the TCP connections of a big
-    capture (app.core.pdus.replay)."""
-    release = release or (lambda: None)
-    n = len(cols["l4"])
-    out = {
+def empty_tcp_pdu_columns(n: int) -> dict[str, np.ndarray]:
+    """The columns of TCP reassembly (pdu_role, pdu_first, pdu_seq, pdu_tail, tls_version) of
+    ``n`` packets that no replay touched."""
+    return {
         "pdu_role": np.zeros(n, dtype=np.uint8),
         "pdu_first": np.full(n, -1, dtype=np.int32),
         "pdu_seq": np.zeros(n, dtype=np.uint32),
         "pdu_tail": np.zeros(n, dtype=np.uint32),
         "tls_version": np.zeros(n, dtype=np.uint16),
     }
-    if n == 0 or "tcp_seq" not in cols:
-        return out
-    # A flaw here must cost the rows their reassembly context, not the index.
-    try:
-        rows, keys = tcp_candidates(data, cols, release)
-        rows, result = replay.run(data, cols, rows, keys, release, capture)
-        out["pdu_role"][rows] = result.role
-        out["pdu_first"][rows] = result.first
-        out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF
-        out["tls_version"][rows] = result.tls
-        out["pdu_tail"][rows] = np.minimum(result.tail, 0xFFFFFFFF)
-    except Exception:  # noqa: BLE001
-        log.exception("TCP reassembly context could not be computed")
-    release()
-    return out
+
+
+def fill_tcp_pdu_columns(out: dict[str, np.ndarray], rows: np.ndarray, result: Result) -> None:
+    """Copy the replay's ``result`` for the candidate packets ``rows`` into the columns."""
+    out["pdu_role"][rows] = result.role
+    out["pdu_first"][rows] = result.first
+    out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF
+    out["tls_version"][rows] = result.tls
+    out["pdu_tail"][rows] = np.minimum(result.tail, 0xFFFFFFFF)
 
 
 def frame_columns(data: np.ndarray, cols: dict[str, np.ndarray],

@@ -257,5 +257,5 @@ def test_echo_matching_agrees_with_summary_key(tmp_path):
 
 def test_columns_of_an_empty_capture():
     cols = {"l4": np.zeros(0, np.uint8)}
-    out = pdus.pdu_columns(np.zeros(0, np.uint8), cols)
-    assert all(len(v) == 0 for v in out.values())
+    out = {**pdus.empty_tcp_pdu_columns(0), **pdus.frame_columns(np.zeros(0, np.uint8), cols)}
+    assert len(out) == 9 and all(len(v) == 0 for v in out.values())

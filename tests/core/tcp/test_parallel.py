@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core import pdus, procpool, tcpindex
+from app.core import procpool, tcppasses
 from app.core.index import build_index
-from app.core.pdus import replay
 from app.core.tcp import analyze
 from tests.core.tcp.synth import build
 from tests.reference import CORPUS, capture_names, load_reference
@@ -49,8 +48,7 @@ CAPTURES = _multi_stream_captures()
 
 
 def _set_thresholds(monkeypatch, value: int) -> None:
-    monkeypatch.setattr(tcpindex, "PARALLEL_FROM", value)
-    monkeypatch.setattr(replay, "PARALLEL_FROM", value)
+    monkeypatch.setattr(tcppasses, "PARALLEL_FROM", value)
 
 
 def _arrays(directory: Path) -> dict[str, np.ndarray]:
@@ -71,20 +69,20 @@ def _assert_same_index(a: Path, b: Path) -> None:
 @pytest.fixture
 def index(monkeypatch):
     """index(capture, folder, worker_reads=None) -> folder: builds the index of a corpus
-    capture, handing the PDU pass the file its worker reads (the capture itself by default,
-    whatever path the index builder gives)."""
-    real = pdus.tcp_pdu_columns
+    capture, handing the TCP passes the file their worker reads (the capture itself by
+    default, whatever path the index builder gives)."""
+    real = tcppasses.tcp_columns
     reads: list[Path] = []
 
-    def tcp_pdu_columns(data, cols, release=None, capture=None):
-        return real(data, cols, release, reads[-1])
+    def tcp_columns(data, cols, release, capture=None, meanwhile=lambda: None):
+        return real(data, cols, release, reads[-1], meanwhile)
 
     def run(name: str, directory: Path, worker_reads: Path | None = None) -> Path:
         reads.append(worker_reads or CORPUS / name)
         build_index(CORPUS / name, directory)
         return directory
 
-    monkeypatch.setattr(pdus, "tcp_pdu_columns", tcp_pdu_columns)
+    monkeypatch.setattr(tcppasses, "tcp_columns", tcp_columns)
     return run
 
 
@@ -126,10 +124,12 @@ def test_worker_process_gives_the_same_index(name, tmp_path, monkeypatch, index,
     _assert_same_index(split, alone)
 
 
-def test_both_passes_use_the_worker(tmp_path, monkeypatch, index, jobs):
+def test_one_job_runs_both_passes_of_the_far_half(tmp_path, monkeypatch, index, jobs):
     _set_thresholds(monkeypatch, 1)
     index(RICH, tmp_path / "split")
-    assert [fn for fn, _f in jobs] == ["analyze_for_index", "replay_file"]
+    assert [fn for fn, _f in jobs] == ["half_in_worker"]
+    values, _summary, replayed, result = jobs[0][1].result()
+    assert len(values["seq"]) > 100 and len(replayed) > 100  # it analysed and replayed
 
 
 def test_no_worker_process_builds_the_index_in_this_process(tmp_path, monkeypatch, index, jobs,
@@ -142,7 +142,7 @@ def test_no_worker_process_builds_the_index_in_this_process(tmp_path, monkeypatc
     monkeypatch.setattr(procpool, "_new_pool", refuse)
     with caplog.at_level(logging.WARNING, logger="wirelens"):
         split = index(RICH, tmp_path / "split")
-    assert len(jobs) == 2 and all(f is None for _fn, f in jobs)
+    assert len(jobs) == 1 and all(f is None for _fn, f in jobs)
     assert "no processes here" in caplog.text
     _assert_same_index(split, alone)
 
@@ -169,17 +169,19 @@ def test_broken_worker_process_is_replaced_and_its_part_computed_here(tmp_path, 
     with caplog.at_level(logging.WARNING, logger="wirelens"):
         split = index(RICH, tmp_path / "split")
     assert "BrokenProcessPool" in caplog.text
-    assert broken.shut and procpool._pool is not broken  # the next job started a new worker
-    assert jobs[0][1].exception() and jobs[1][1].exception() is None
+    assert broken.shut and jobs[0][1].exception()
+    # the next job starts a new worker
+    assert procpool.submit(os.getpid).result(timeout=60) != os.getpid()
+    assert procpool._pool is not broken
     _assert_same_index(split, alone)
 
 
 def test_job_the_worker_cannot_receive_is_computed_here(tmp_path, monkeypatch, index, jobs,
                                                         caplog):
-    real = tcpindex.analyze_for_index
+    real = tcppasses.half_in_worker
     alone = _alone(RICH, tmp_path, index, monkeypatch)
     # a local function cannot be pickled: the job fails on its way to the worker
-    monkeypatch.setattr(tcpindex, "analyze_for_index", lambda seg: real(seg))
+    monkeypatch.setattr(tcppasses, "half_in_worker", lambda *args: real(*args))
     with caplog.at_level(logging.WARNING, logger="wirelens"):
         split = index(RICH, tmp_path / "split")  # and the capture's mmap could be closed
     assert jobs[0][1].exception() is not None
@@ -207,7 +209,7 @@ def test_worker_process_imports_no_web_framework_nor_scapy(tmp_path, monkeypatch
     future = procpool.submit(eval, "sorted(__import__('sys').modules)")
     assert future is not None
     modules = future.result(timeout=60)
-    assert {"app.core.tcp.analysis", "app.core.pdus.replay"} <= set(modules)
+    assert {"app.core.tcp.analysis", "app.core.tcppasses"} <= set(modules)
     heavy = [m for m in modules if m.split(".")[0] in ("scapy", "fastapi", "starlette", "uvicorn")]
     assert heavy == []
 
@@ -218,6 +220,14 @@ def test_far_half_keeps_streams_whole_and_balances_rows():
     assert not set(stream[far]) & set(stream[~far])
     assert set(stream[far]) == {4, 5} and far.sum() == 9
     assert not procpool.far_half(np.zeros(7, dtype=np.int64)).all()  # one stream stays here
+
+
+def test_far_half_balances_weighted_work_and_a_given_share():
+    stream = np.repeat(np.arange(6), [5, 1, 3, 2, 4, 5])
+    heavy = np.where(stream == 5, 3.0, 1.0)  # stream 5 is half of the work
+    assert set(stream[procpool.far_half(stream, heavy)]) == {5}
+    assert set(stream[procpool.far_half(stream, share=0.75)]) == {1, 2, 3, 4, 5}
+    assert set(stream[procpool.far_half(stream, share=0.25)]) == {5}
 
 
 def test_duplicate_ack_before_any_new_ack_points_at_no_frame():
