@@ -252,9 +252,11 @@ class IndexBuilder:
                 frame_cols: dict[str, np.ndarray] = {}
                 tcp_cols, tcp_streams = tcppasses.tcp_columns(
                     data, columns, release, capture=self.capture_path,
-                    meanwhile=lambda: frame_cols.update(pdus.frame_columns(data, columns, release)))
+                    meanwhile=lambda: frame_cols.update(pdus.frame_columns(data, columns, release)),
+                    folder=work if spilled else None)
                 release()
                 columns.update(tcp_cols)
+                spilled.update((k, v) for k, v in tcp_cols.items() if isinstance(v, np.memmap))
                 columns.update(frame_cols)
                 indexfiles.drop_pages(columns)
             finally:

@@ -45,6 +45,18 @@ def mapped(path: Path) -> np.ndarray:
         return npyio.load(path)
 
 
+def create(path: Path, n: int, dtype: str) -> np.ndarray:
+    """A new zeroed column file of ``n`` values, mapped for writing (by more than one process
+    at once: the index worker fills the rows of its half of the TCP streams)."""
+    if n == 0:
+        save(path, np.zeros(0, dtype=dtype))
+        return np.zeros(0, dtype=dtype)
+    with open(path, "wb") as f:
+        f.write(npy_header(np.dtype(dtype), (n,)))
+        f.truncate(f.tell() + n * np.dtype(dtype).itemsize)  # zero pages, none written yet
+    return mapped(path)
+
+
 def drop_pages(columns: dict[str, np.ndarray]) -> None:
     """Unmap the pages read so far of the mapped columns among ``columns``: they stay in the
     kernel's cache (written back if changed) and are mapped again when read, but no longer

@@ -10,15 +10,20 @@ buffer that the arrays then share, in about half the time, most of it spent in s
 that release the lock.
 
 Small payloads go through the pipe inside the parcel.  A file that cannot be written only costs
-the faster path: the arrays go inline too.
+the faster path: the arrays go inline too.  An array that maps a whole file (the index columns a
+build keeps on disk) is not copied at all: the receiver maps the same file, and sees what the
+sender wrote to it (shared mappings of one file are coherent).
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import tempfile
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 PARCEL_FROM = 1 << 20  # bytes of array data from which they travel through a file
 SHM = "/dev/shm"
@@ -38,7 +43,9 @@ class Parcel:
 def pack(obj: Any) -> Parcel:
     """``obj`` ready to cross to another process (raises what pickling it raises)."""
     buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    out = io.BytesIO()
+    _Pickler(out, protocol=5, buffer_callback=buffers.append).dump(obj)
+    head = out.getvalue()
     views = [b.raw() for b in buffers]
     sizes = tuple(v.nbytes for v in views)
     if sum(sizes) >= PARCEL_FROM:
@@ -67,6 +74,21 @@ def unpack(parcel: Parcel) -> Any:
         buffers.append(view[at:at + size])
         at += size
     return pickle.loads(parcel.head, buffers=buffers)
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if (isinstance(obj, np.memmap) and obj.base is not None and obj.base is obj._mmap
+                and obj.filename is not None and obj.mode in ("r", "r+")):
+            # the whole mapping (a view of part of it has another base): map the file again
+            order = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
+            return _mapped, (obj.filename, obj.dtype, obj.shape, obj.offset, order, obj.mode)
+        return NotImplemented
+
+
+def _mapped(filename: str, dtype: np.dtype, shape: tuple, offset: int, order: str,
+            mode: str) -> np.ndarray:
+    return np.memmap(filename, dtype=dtype, mode=mode, offset=offset, shape=shape, order=order)
 
 
 def discard(parcel: Any) -> None:

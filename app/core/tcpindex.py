@@ -134,41 +134,39 @@ def _window_scales(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarr
     return out
 
 
-def segment_maker(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
-                  stream: np.ndarray, direction: np.ndarray, reused: np.ndarray,
-                  release: Callable[[], None] | None = None) -> Callable[[slice | np.ndarray], TcpSegments]:
-    """``segments(part)``: the TcpSegments of the TCP packets ``rows[part]`` (``rows``: the
-    packets with a stream, ascending), for the analysis of their streams."""
-    tcp_stream = stream[rows]
-    # One time origin for all parts: the analysis compares times with fixed thresholds.
-    time = (cols["ts_sec"][rows] - cols["ts_sec"][rows[0]]) + cols["ts_nsec"][rows] / 1e9
-    ok = (cols["flags"][rows] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0
-
-    def segments(part: slice | np.ndarray) -> TcpSegments:
-        r = rows[part]
-        return TcpSegments(
-            number=r + 1, time=time[part], stream=tcp_stream[part], direction=direction[r],
-            seq_raw=cols["seq"][r], ack_raw=cols["ack"][r], flags=cols["tcp_flags"][r],
-            payload_len=np.maximum(cols["pl_len"][r], 0), window_value=cols["tcp_win"][r],
-            ws_option=_ws_options(data, cols, r, release), analyzable=ok[part],
-            reused=reused[r],
-        )
-
-    return segments
+def tcp_segments(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray,
+                 stream: np.ndarray, direction: np.ndarray, reused: np.ndarray, t0: int,
+                 release: Callable[[], None] | None = None) -> TcpSegments:
+    """The TcpSegments of the TCP packets ``rows`` (ascending), for the analysis of their
+    streams; times count from the second ``t0`` (the analysis compares them with fixed
+    thresholds: every part of a capture takes the same origin)."""
+    return TcpSegments(
+        number=rows + 1, time=(cols["ts_sec"][rows] - t0) + cols["ts_nsec"][rows] / 1e9,
+        stream=stream[rows], direction=direction[rows], seq_raw=cols["seq"][rows],
+        ack_raw=cols["ack"][rows], flags=cols["tcp_flags"][rows],
+        payload_len=np.maximum(cols["pl_len"][rows], 0), window_value=cols["tcp_win"][rows],
+        ws_option=_ws_options(data, cols, rows, release),
+        analyzable=(cols["flags"][rows] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0,
+        reused=reused[rows],
+    )
 
 
-def empty_analysis(n: int) -> dict[str, np.ndarray]:
-    """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments."""
-    out = {name: np.zeros(n, dtype=dt) for name, dt in ANALYSIS_COLUMNS.items()}
+def empty_analysis(n: int, new: Callable[[str, int, str], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments; ``new(name,
+    n, dtype)`` makes each zeroed column (default: in memory)."""
+    new = new or (lambda _name, size, dtype: np.zeros(size, dtype=dtype))
+    out = {name: new(name, n, dt) for name, dt in ANALYSIS_COLUMNS.items()}
     out["tcp_nxtseq"][:] = -1
     return out
 
 
-def fill_analysis(out: dict[str, np.ndarray], rows: np.ndarray,
-                  values: dict[str, np.ndarray]) -> None:
-    """Copy the analysis ``values`` (INDEX_FIELDS) of the segments ``rows`` into the columns."""
+def fill_analysis(out: dict[str, np.ndarray], rows: np.ndarray, values: dict[str, np.ndarray],
+                  done: Callable[[np.ndarray], None] = lambda column: None) -> None:
+    """Copy the analysis ``values`` (INDEX_FIELDS) of the segments ``rows`` into the columns,
+    calling ``done`` with each column once it is filled."""
     for name, field in zip(ANALYSIS_COLUMNS, INDEX_FIELDS):
         out[name][rows] = values[field]
+        done(out[name])
 
 
 def quick_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -3,15 +3,21 @@
 Both passes work stream by stream, so from PARALLEL_FROM segments on the streams are cut in two
 halves of about the same work (procpool.far_half): a worker process analyses and then replays
 the far half while this process does the same with the near half.  Each half goes from one pass
-to the next without waiting for the other, and the worker gets one job instead of two (its
-input and output cross once).  The worker reads the payloads it replays from the capture file
-itself: they are most of the file, far too much to send.
+to the next without waiting for the other, and the worker gets one job.
+
+Little crosses between the processes: which packets make the half.  The worker reads the
+payloads it replays from the capture file itself (they are most of the file), and when the
+index build keeps its columns in files (a big capture) it maps them too, gathers its half's
+input from them, and writes its rows of the analysis and PDU columns straight into the
+index's new column files: only its per-stream summary comes back.
 """
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -30,12 +36,13 @@ PARALLEL_FROM = 200_000
 # What a candidate segment costs the replay, counted in segments of the analysis (measured on
 # the generated 1M-packet capture: about 1 and 2 microseconds): the halves balance both passes.
 REPLAY_WEIGHT = 2
-# The worker's share of the work: this process also computes the frame columns meanwhile and
-# merges the halves (on the generated 1M-packet capture, equal halves left the worker waiting
-# 0.1 s).
-WORKER_SHARE = 0.53
+# The worker's share of the work: this process also computes the frame columns meanwhile.
+WORKER_SHARE = 0.51
 # The replay's columns that the analysis computes, with the analysis field giving each
 FROM_ANALYSIS = {"tcp_seq": "seq", "tcp_analysis": "analysis"}
+# The decoded columns the passes read
+DECODED = ("ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_len", "tcp_win", "tcp_ws",
+           "offset", "l4_hdr", "tcp_hlen", "caplen", "pl_off", "sport", "dport")
 
 
 @dataclass
@@ -49,6 +56,31 @@ class Half:
     decoded: dict[str, np.ndarray]  # the replay's other columns, per candidate
 
 
+@dataclass
+class Part:
+    """Which packets make one half, and where their columns are: each process gathers its own
+    half (the columns of a big capture are mapped files, which the worker maps too)."""
+
+    cols: dict[str, np.ndarray]  # the DECODED columns of every packet
+    stream: np.ndarray           # ... their tcp.stream (-1: not TCP), direction and port reuse
+    direction: np.ndarray
+    reused: np.ndarray
+    rows: np.ndarray             # the half's TCP packets, ascending
+    t0: int                      # the capture's first TCP second: one time origin for both halves
+    candidates: np.ndarray       # the half's replay candidates, by stream, frame order within
+    keys: np.ndarray             # their protocol keys
+    out: dict[str, np.ndarray] | None  # the TCP column files to fill (None: in memory there)
+
+    def gather(self, data: np.ndarray, release: Callable[[], None] | None = None) -> Half:
+        c = self.candidates
+        decoded = {name: self.cols[name][c] for name in pdutcp.COLUMNS
+                   if name not in FROM_ANALYSIS and name in self.cols}
+        decoded["tcp_stream"], decoded["tcp_dir"] = self.stream[c], self.direction[c]
+        segments = tcpindex.tcp_segments(data, self.cols, self.rows, self.stream, self.direction,
+                                         self.reused, self.t0, release)
+        return Half(segments, c, self.keys, np.searchsorted(self.rows, c), decoded)
+
+
 # (analysis values per segment, per-stream summary, replayed candidates, their outcomes)
 Outcome = tuple[dict[str, np.ndarray], StreamSummary, np.ndarray, Result]
 
@@ -56,65 +88,83 @@ Outcome = tuple[dict[str, np.ndarray], StreamSummary, np.ndarray, Result]
 def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
                 release: Callable[[], None] = lambda: None,
                 capture: str | os.PathLike | None = None,
-                meanwhile: Callable[[], None] = lambda: None) -> tuple[dict[str, np.ndarray], StreamSummary | dict]:
+                meanwhile: Callable[[], None] = lambda: None,
+                folder: Path | None = None) -> tuple[dict[str, np.ndarray], StreamSummary | dict]:
     """The TCP columns of the index (stream numbers, tcp.ANALYSIS_COLUMNS, the PDU columns of
     app.core.pdus) and the per-stream summary arrays.
 
     ``capture``: the path of the file ``data`` maps; without it (nothing for a worker to read)
     everything runs here.  ``meanwhile`` runs once this process's half is done, before it waits
-    for the worker's (always runs)."""
+    for the worker's (always runs).  ``folder``: where the analysis and PDU columns are created
+    as files (the worker then fills its rows itself, and nothing is copied back); without it
+    they are kept in memory."""
     n = len(cols["l4"])
     stream, direction, reused = tcpindex.tcp_streams(cols)
-    out = {"tcp_stream": stream, "tcp_dir": direction}
+    new = None if folder is None else (
+        lambda name, size, dtype: indexfiles.create(Path(folder) / f"{name}.npy", size, dtype))
+    out = {**tcpindex.empty_analysis(n, new), **pdus.empty_tcp_pdu_columns(n, new)}
     rows = np.flatnonzero(stream >= 0)
     if len(rows) == 0:
         meanwhile()
-        return {**out, **tcpindex.empty_analysis(n), **pdus.empty_tcp_pdu_columns(n)}, {}
-    source = {**cols, "tcp_stream": stream, "tcp_dir": direction}
-    candidates, keys = pdus.tcp_candidates(data, source, release)
-    segments = tcpindex.segment_maker(data, cols, rows, stream, direction, reused, release)
-    rank = np.cumsum(stream >= 0) - 1  # each TCP packet's position among ``rows``
-    parts: list[np.ndarray] = [np.arange(len(rows))]
+        return {"tcp_stream": stream, "tcp_dir": direction, **out}, {}
+    candidates, keys = pdus.tcp_candidates(data, {**cols, "tcp_stream": stream}, release)
+    far = np.zeros(len(rows), dtype=bool)
     if len(rows) >= PARALLEL_FROM and capture is not None:
         weights = np.ones(n, dtype=np.int64)
         weights[candidates] += REPLAY_WEIGHT
         far = procpool.far_half(stream[rows], weights[rows], WORKER_SHARE)
-        if far.any() and not far.all():
-            parts = [np.flatnonzero(~far), np.flatnonzero(far)]
-    side = np.zeros(len(rows), dtype=np.int8)  # which part each segment is in ...
-    where = np.empty(len(rows), dtype=np.int64)  # ... and where in it
-    for k, part in enumerate(parts):
-        side[part] = k
-        where[part] = np.arange(len(part))
-    cand_side = side[rank[candidates]]
+        if far.all():
+            far[:] = False
+    far_stream = np.zeros(int(stream.max()) + 1, dtype=bool)
+    far_stream[stream[rows[far]]] = True
+    cand_far = far_stream[stream[candidates]]
+    decoded = {name: cols[name] for name in DECODED}
+    t0 = int(cols["ts_sec"][rows[0]])
 
-    def half(k: int) -> Half:
-        pick = np.flatnonzero(cand_side == k)
-        # connection by connection, frame order within (the candidates are in frame order)
+    def part(side: bool) -> Part:
+        pick = np.flatnonzero(cand_far == side)
         pick = pick[np.argsort(stream[candidates[pick]], kind="stable")]
-        c = candidates[pick]
-        decoded = {name: source[name][c] for name in pdutcp.COLUMNS if name not in FROM_ANALYSIS}
-        return Half(segments(parts[k]), c, keys[pick], where[rank[c]], decoded)
+        return Part(decoded, stream, direction, reused, rows[far == side], t0,
+                    candidates[pick], keys[pick], out if folder is not None else None)
 
+    parts = [part(False)] + ([part(True)] if far.any() else [])
     with payloads.reader(data, capture) as read:
         if len(parts) == 1:
-            results = [run_half(half(0), read, release)]
+            summaries = [fill(out, parts[0], run_half(parts[0].gather(data, release), read, release))]
             meanwhile()
         else:
-            # The far half first, so that the worker starts as early as possible; its input is
-            # not kept here meanwhile (a failing worker's half is gathered again).
+            # The far half first, so that the worker starts as early as possible: it gathers
+            # its half itself, from the same (mapped) columns.
             with payloads.reader(data, None) as indexed:  # the bytes indexed, not the file now
                 mark = payloads.fingerprint(indexed, len(data))
-            future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark,
-                                     half(1))
-            near = half(0)
+            future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark, parts[1])
+            near = parts[0].gather(data, release)
             indexfiles.drop_pages(cols)  # what the passes need of them is in the halves now
-            results = [run_half(near, read, release)]
+            summaries = [fill(out, parts[0], run_half(near, read, release))]
             del near
             meanwhile()
-            results.append(procpool.result(future, lambda: run_half(half(1), read, release)))
+            back = procpool.result(future, lambda: run_half(parts[1].gather(data, release), read, release))
+            # the worker fills the column files itself; columns in memory are filled here
+            summaries.append(back if isinstance(back, StreamSummary) else fill(out, parts[1], back))
             del future
-    return _merge(n, out, rows, stream[rows], parts, results)
+    out.update(tcp_stream=stream, tcp_dir=direction)
+    if len(parts) == 1:
+        return out, summaries[0]
+    streams = [np.unique(stream[part.rows]) for part in parts]
+    return out, merge_summaries(list(zip(streams, summaries)), int(stream.max()) + 1)
+
+
+def fill(out: dict[str, np.ndarray], part: Part, outcome: Outcome) -> StreamSummary:
+    """Write a half's outcome into the TCP columns ``out`` (the pages of a column file are
+    dropped from this process's memory once written: the file has them); its summary."""
+    values, summary, replayed, result = outcome
+    tcpindex.fill_analysis(out, part.rows, values, _drop)
+    pdus.fill_tcp_pdu_columns(out, replayed, result, _drop)
+    return summary
+
+
+def _drop(column: np.ndarray) -> None:
+    indexfiles.drop_pages({"column": column})
 
 
 def run_half(half: Half, read: pdutcp.Read, release: Callable[[], None] = lambda: None) -> Outcome:
@@ -134,30 +184,21 @@ def run_half(half: Half, read: pdutcp.Read, release: Callable[[], None] = lambda
     return values, summary, half.rows, result
 
 
-def half_in_worker(path: str, size: int, fingerprint: int, half: Half) -> Outcome:
-    """In the worker: ``run_half``, reading the capture at ``path``, whose first ``size`` bytes
-    were indexed."""
+def half_in_worker(path: str, size: int, fingerprint: int, part: Part) -> StreamSummary | Outcome:
+    """In the worker: gather ``part`` and ``run_half`` it, reading the capture at ``path``,
+    whose first ``size`` bytes were indexed.  Its TCP columns are filled here when they are
+    files (the summary comes back), else its outcome goes back to be filled there."""
     with payloads.reader(None, path) as read:
         # A capture replaced or cut since it was indexed would give other roles, silently.
         if os.path.getsize(path) < size or payloads.fingerprint(read, size) != fingerprint:
             raise RuntimeError(f"{path} changed since it was indexed")
-        return run_half(half, read)
-
-
-def _merge(n: int, out: dict[str, np.ndarray], rows: np.ndarray, tcp_stream: np.ndarray,
-           parts: list[np.ndarray], results: list[Outcome | None]) -> tuple[dict, StreamSummary]:
-    """The columns of every packet from the halves' outcomes (each dropped once copied): the
-    columns are filled only now, while the halves ran they would only have held memory."""
-    out.update(tcpindex.empty_analysis(n))
-    out.update(pdus.empty_tcp_pdu_columns(n))
-    summaries = []
-    for k, part in enumerate(parts):
-        values, summary, replayed, result = results[k]
-        results[k] = None
-        tcpindex.fill_analysis(out, rows[part], values)
-        pdus.fill_tcp_pdu_columns(out, replayed, result)
-        summaries.append((np.unique(tcp_stream[part]), summary))
-        del values, replayed, result
-    if len(parts) == 1:
-        return out, summaries[0][1]
-    return out, merge_summaries(summaries, int(tcp_stream.max()) + 1)
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
+            data = np.frombuffer(mm, dtype=np.uint8)
+            try:
+                half = part.gather(data)
+            finally:
+                del data  # the map cannot close while a view of it is alive
+        outcome = run_half(half, read)
+    if part.out is not None:
+        return fill(part.out, part, outcome)
+    return outcome

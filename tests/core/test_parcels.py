@@ -78,3 +78,19 @@ def test_discard_removes_an_unread_parcel():
     parcels.discard(parcels.pack(1))
     with pytest.raises(FileNotFoundError):
         parcels.unpack(parcel)
+
+
+def test_a_mapped_column_file_travels_as_a_reference(tmp_path):
+    path = tmp_path / "col.npy"
+    np.save(path, np.arange(300_000, dtype=np.int64))
+    column = np.load(path, mmap_mode="r+")
+    parcel = parcels.pack({"col": column, "part": column[10:20]})
+    assert parcel.path is None and len(parcel.head) < 1000  # only the slice is copied
+    got = parcels.unpack(pickle.loads(pickle.dumps(parcel)))
+    assert isinstance(got["col"], np.memmap) and np.array_equal(got["col"], column)
+    assert np.array_equal(got["part"], np.arange(10, 20))
+    column[5] = -1  # the sender's writes reach the receiver: one file, shared mappings
+    column.flush()
+    assert got["col"][5] == -1
+    copied = np.load(path, mmap_mode="c")  # private copy-on-write mapping: sent by value
+    assert len(parcels.pack(copied).head) > copied.nbytes

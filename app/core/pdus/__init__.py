@@ -75,25 +75,29 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
     return rows[keep], key[keep].astype(np.uint8)
 
 
-def empty_tcp_pdu_columns(n: int) -> dict[str, np.ndarray]:
-    """The columns of TCP reassembly (pdu_role, pdu_first, pdu_seq, pdu_tail, tls_version) of
-    ``n`` packets that no replay touched."""
-    return {
-        "pdu_role": np.zeros(n, dtype=np.uint8),
-        "pdu_first": np.full(n, -1, dtype=np.int32),
-        "pdu_seq": np.zeros(n, dtype=np.uint32),
-        "pdu_tail": np.zeros(n, dtype=np.uint32),
-        "tls_version": np.zeros(n, dtype=np.uint16),
-    }
+TCP_PDU_COLUMNS = {"pdu_role": "u1", "pdu_first": "i4", "pdu_seq": "u4", "pdu_tail": "u4",
+                   "tls_version": "u2"}
 
 
-def fill_tcp_pdu_columns(out: dict[str, np.ndarray], rows: np.ndarray, result: Result) -> None:
-    """Copy the replay's ``result`` for the candidate packets ``rows`` into the columns."""
-    out["pdu_role"][rows] = result.role
-    out["pdu_first"][rows] = result.first
-    out["pdu_seq"][rows] = result.seq & 0xFFFFFFFF
-    out["tls_version"][rows] = result.tls
-    out["pdu_tail"][rows] = np.minimum(result.tail, 0xFFFFFFFF)
+def empty_tcp_pdu_columns(n: int, new: Callable[[str, int, str], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The columns of TCP reassembly (TCP_PDU_COLUMNS) of ``n`` packets that no replay
+    touched; ``new(name, n, dtype)`` makes each zeroed column (default: in memory)."""
+    new = new or (lambda _name, size, dtype: np.zeros(size, dtype=dtype))
+    out = {name: new(name, n, dt) for name, dt in TCP_PDU_COLUMNS.items()}
+    out["pdu_first"][:] = -1
+    return out
+
+
+def fill_tcp_pdu_columns(out: dict[str, np.ndarray], rows: np.ndarray, result: Result,
+                         done: Callable[[np.ndarray], None] = lambda column: None) -> None:
+    """Copy the replay's ``result`` for the candidate packets ``rows`` into the columns,
+    calling ``done`` with each column once it is filled."""
+    values = (("pdu_role", result.role), ("pdu_first", result.first),
+              ("pdu_seq", result.seq & 0xFFFFFFFF), ("pdu_tail", np.minimum(result.tail, 0xFFFFFFFF)),
+              ("tls_version", result.tls))
+    for name, value in values:
+        out[name][rows] = value
+        done(out[name])
 
 
 def frame_columns(data: np.ndarray, cols: dict[str, np.ndarray],

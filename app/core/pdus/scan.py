@@ -115,16 +115,20 @@ def _message(buf, base: int, start: int, conv: HttpConversation,
              fin: bool) -> tuple[int, int, ChunkState | None]:
     """(bytes used, need, chunk state) for the message at ``start``; used 0 stops the loop."""
     n = base + len(buf)
-    off = start
-    if not 32 <= buf[off - base] < 127:
+    pos = start - base
+    if not 32 <= buf[pos] < 127:
         return 0, 0, None     # binary data: HTTP gives up without asking for more
-    pos = off - base
     stop = buf.find(b"\r\n\r\n", pos)
-    block = buf[pos:stop + 2] if stop >= 0 else b""
-    # Start line and headers that all end in CRLF (the usual case) are read in one go.
-    crlf = stop >= 0 and block.count(b"\n") == block.count(b"\r") == block.count(b"\r\n")
+    if stop >= 0:
+        block = buf[pos:stop + 2]
+        lines = block.count(b"\r\n")
+        # Start line and headers that all end in CRLF (the usual case) are read in one go.
+        crlf = block.count(b"\n") == lines and block.count(b"\r") == lines
+    else:
+        crlf = False
     if crlf:
         length = block.find(b"\r\n")
+        line = block[:length]
     elif stop < 0 and _crlf_only(buf, pos):
         # CRLF lines so far but no empty line yet: the headers are incomplete, unless the
         # first line is complete and no start line at all.
@@ -136,15 +140,21 @@ def _message(buf, base: int, start: int, conv: HttpConversation,
         length, _ = line_end(buf, pos)
         if length < 0:
             return 0, ONE_MORE, None
-    kind = request_or_response(buf[off - base:off - base + length])
-    if kind is None:
-        return n - start, 0, None           # "Continuation": the rest belongs to no message
+        line = buf[pos:pos + length]
+    # The start line (request_or_response, spelled out: this runs for every message)
+    if line[:5] == b"HTTP/":
+        method = None
+        code = bytes(line[9:12]) if line[8:9] == b" " else b""
+        code = int(code) if code.isdigit() else 0
+    else:
+        space = line.find(b" ")
+        method = bytes(line[:space] if space >= 0 else line)
+        if method not in _METHODS:
+            return n - start, 0, None       # "Continuation": the rest belongs to no message
     body = not fin
-    if kind[0] == "response":
-        code = kind[1]
-        if (conv.method == b"HEAD" or code // 100 == 1 or code in (204, 304)
-                or (code // 100 == 2 and conv.method in _NO_BODY_METHODS)):
-            body = False
+    if method is None and (conv.method == b"HEAD" or code // 100 == 1 or code in (204, 304)
+                           or (code // 100 == 2 and conv.method in _NO_BODY_METHODS)):
+        body = False
     content_length = None
     chunked = False
     if crlf:
@@ -176,11 +186,11 @@ def _message(buf, base: int, start: int, conv: HttpConversation,
         if have < content_length:
             return 0, content_length - have, None
         end += content_length
-    elif body and kind[0] == "response":
+    elif body and method is None:
         return 0, UNTIL_FIN, None
-    if kind[0] == "request":
+    if method is not None:
         # HTTP reads the request line only once the whole message is there.
-        conv.method = kind[1]
+        conv.method = method
         conv.seen = True
     return end - start, 0, None
 

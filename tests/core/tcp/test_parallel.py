@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.core import index as index_module
 from app.core import procpool, tcppasses
 from app.core.index import build_index
 from app.core.tcp import analyze
+from app.core.tcp.analysis import StreamSummary
 from tests.core.tcp.synth import build
 from tests.reference import CORPUS, capture_names, load_reference
 
@@ -74,8 +76,8 @@ def index(monkeypatch):
     real = tcppasses.tcp_columns
     reads: list[Path] = []
 
-    def tcp_columns(data, cols, release, capture=None, meanwhile=lambda: None):
-        return real(data, cols, release, reads[-1], meanwhile)
+    def tcp_columns(data, cols, release, capture=None, meanwhile=lambda: None, folder=None):
+        return real(data, cols, release, reads[-1], meanwhile, folder)
 
     def run(name: str, directory: Path, worker_reads: Path | None = None) -> Path:
         reads.append(worker_reads or CORPUS / name)
@@ -121,6 +123,24 @@ def test_worker_process_gives_the_same_index(name, tmp_path, monkeypatch, index,
         split = index(name, tmp_path / "split")
     assert jobs and all(f is not None and f.exception() is None for _fn, f in jobs)
     assert not caplog.records
+    _assert_same_index(split, alone)
+
+
+def test_worker_maps_the_columns_a_big_capture_keeps_on_disk_and_fills_its_rows(tmp_path, monkeypatch, index, jobs):
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    monkeypatch.setattr(index_module, "SPILL_FROM", 0)  # the columns go to files, as for a big one
+    mapped: list[bool] = []
+    gathered = tcppasses.Part.gather
+
+    def gather(part, data, release=None):
+        mapped.append(all(isinstance(v, np.memmap) for v in part.cols.values()))
+        return gathered(part, data, release)
+
+    monkeypatch.setattr(tcppasses.Part, "gather", gather)  # seen here: the near half's
+    split = index(RICH, tmp_path / "split")
+    assert mapped == [True] and [fn for fn, _f in jobs] == ["half_in_worker"]
+    # the worker wrote its rows into the index's column files: only its summary came back
+    assert isinstance(jobs[0][1].result(), StreamSummary)
     _assert_same_index(split, alone)
 
 
