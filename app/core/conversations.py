@@ -134,4 +134,19 @@ def refresh(cols: dict[str, np.ndarray]) -> None:
         return
     cols["conv_tcp"] = conversation_ids(is_tcp, cols["net_src"], cols["sport"], cols["net_dst"],
                                         cols["dport"])
+    cols["conv_dir"] = directions(cols["conv_tcp"], cols["net_src"], cols["sport"])
     cols["udp_stream"] = conversation_ids(is_udp, cols["net_src"], sport, cols["net_dst"], dport)
+
+
+def directions(conv: np.ndarray, src: np.ndarray, sport: np.ndarray) -> np.ndarray:
+    """Per packet of a conversation (``conv`` >= 0): 0 when sent by the sender of the
+    conversation's first packet, else 1 (its endpoint: address id ``src``, port ``sport``)."""
+    out = np.zeros(len(conv), dtype=np.int8)
+    rows = np.flatnonzero(conv >= 0)
+    if len(rows):
+        c = conv[rows]
+        first = np.full(int(c.max()) + 1, len(rows), dtype=np.int64)
+        np.minimum.at(first, c, np.arange(len(rows)))
+        endpoint = (src[rows].astype(np.int64) << 16) | sport[rows]
+        out[rows] = endpoint != endpoint[first[c]]
+    return out

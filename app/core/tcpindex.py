@@ -46,8 +46,7 @@ def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
     suspect[c[late_syn]] = True
     # unit = (conversation, sub-stream); stream numbers rank units by their first segment.
     rows = np.flatnonzero(suspect[c])
-    src_ep = (cols["net_src"][tcp].astype(np.int64) << 16) | cols["sport"][tcp]
-    direction_t = (src_ep != src_ep[first[c]]).astype(np.int8)
+    direction_t = cols["conv_dir"][tcp].astype(np.int8)  # from the first packet's sender on
     if not len(rows):
         # No port reuse: the conversations, numbered by first appearance, are the streams.
         stream[tcp] = c

@@ -127,17 +127,19 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         return Part(decoded, stream, direction, reused, rows[far == side], t0,
                     candidates[pick], keys[pick], out if folder is not None else None)
 
-    parts = [part(False)] + ([part(True)] if far.any() else [])
     with payloads.reader(data, capture) as read:
-        if len(parts) == 1:
+        if not far.any():
+            parts = [part(False)]
             summaries = [fill(out, parts[0], run_half(parts[0].gather(data, release), read, release))]
             meanwhile()
         else:
             # The far half first, so that the worker starts as early as possible: it gathers
             # its half itself, from the same (mapped) columns.
+            parts = [part(True)]
             with payloads.reader(data, None) as indexed:  # the bytes indexed, not the file now
                 mark = payloads.fingerprint(indexed, len(data))
-            future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark, parts[1])
+            future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark, parts[0])
+            parts.insert(0, part(False))
             near = parts[0].gather(data, release)
             indexfiles.drop_pages(cols)  # what the passes need of them is in the halves now
             summaries = [fill(out, parts[0], run_half(near, read, release))]

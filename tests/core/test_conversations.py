@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core import index as index_module, layers
+from app.core import conversations, index as index_module, layers
 from app.core.index import IndexBuilder, build_index
 from app.core.tcp import flags as tcpflags
 from tests.reference import CORPUS, capture_names
@@ -47,3 +47,18 @@ def test_a_snapshot_numbers_streams_as_the_finished_index(name, tmp_path, monkey
         assert np.array_equal(snap["tcp_stream"][whole], final["tcp_stream"][whole])
         tcp = whole & (np.asarray(final["tcp_stream"]) >= 0)
         assert np.array_equal(snap["tcp_dir"][tcp], final["tcp_dir"][tcp])
+
+
+@pytest.mark.parametrize("name", capture_names())
+def test_directions_numbered_chunk_by_chunk_equal_the_whole_capture_rule(name, monkeypatch):
+    # tcp.stream's directions come from the decoding's numbering; IP reassembly renumbers with
+    # conversations.directions, which must agree wherever both apply.
+    monkeypatch.setattr(index_module, "CHUNK", 13)
+    builder = IndexBuilder(CORPUS / name)
+    while builder.step(max_records=13):
+        pass
+    cols = builder.columns()
+    whole = conversations.directions(cols["conv_tcp"], cols["net_src"], cols["sport"])
+    tcp = cols["conv_tcp"] >= 0
+    assert np.array_equal(cols["conv_dir"][tcp], whole[tcp])
+    assert not whole[~tcp].any()
