@@ -200,6 +200,7 @@ def half_in_worker(path: str, size: int, fingerprint: int, part: Part) -> Stream
                 half = part.gather(data)
             finally:
                 del data  # the map cannot close while a view of it is alive
+        indexfiles.drop_pages(part.cols)  # what the passes need of them is in the half now
         outcome = run_half(half, read)
     if part.out is not None:
         return fill(part.out, part, outcome)
