@@ -209,9 +209,12 @@ def test_job_the_worker_cannot_receive_is_computed_here(tmp_path, monkeypatch, i
     _assert_same_index(split, alone)
 
 
+@pytest.mark.parametrize("on_disk", [False, True], ids=["columns in memory", "column files"])
 def test_worker_reading_another_file_refuses_and_the_part_is_replayed_here(
-        tmp_path, monkeypatch, index, jobs, caplog):
+        on_disk, tmp_path, monkeypatch, index, jobs, caplog):
     alone = _alone(RICH, tmp_path, index, monkeypatch)
+    if on_disk:  # the worker would have filled the column files: this process does it
+        monkeypatch.setattr(index_module, "SPILL_FROM", 0)
     other = tmp_path / "other.pcap"
     shutil.copy(CORPUS / RICH, other)
     with open(other, "r+b") as f:  # same size, other bytes at its end
