@@ -248,22 +248,26 @@ class RecordReader:
     def _walk_pcap(self, mm, size, final, cols: _Columns, max_records) -> None:
         # The walk itself is the one inherently sequential step of indexing (each record's
         # length says where the next starts), so the loop does nothing but hop from header to
-        # header; every header field is then gathered for all records at once with numpy, and
-        # only then are lengths checked against MAX_RECORD (the records after a damaged one
-        # are dropped there: the loop stays as short as it can be).
+        # header, not even checking bounds (reading past the end raises, and only the last
+        # record can be incomplete); every header field is then gathered for all records at
+        # once with numpy, and only then are lengths checked against MAX_RECORD (the records
+        # after a damaged one are dropped there: the loop stays as short as it can be).
         incl_at = struct.Struct(self._endian + "8xI").unpack_from
         pos = self.pos
         starts: list[int] = []
         add = starts.append
-        last = size - 16  # the last offset where a whole record header fits
-        for _ in itertools.repeat(None, max_records if max_records is not None else 1 << 62):
-            if pos > last:
-                break
-            after = pos + 16 + incl_at(mm, pos)[0]
-            if after > size:
-                break
-            add(pos)
-            pos = after
+        view = memoryview(mm)[:size]  # reading past ``size`` raises: the walk's only bound check
+        try:
+            try:
+                for _ in itertools.repeat(None, max_records if max_records is not None else 1 << 62):
+                    add(pos)
+                    pos += 16 + incl_at(view, pos)[0]
+            except struct.error:  # no length field there: the walk went past the end
+                pos = starts.pop()
+            if starts and starts[-1] + 16 + incl_at(view, starts[-1])[0] > size:
+                pos = starts.pop()  # the last record is not all there (yet)
+        finally:
+            view.release()
         at = np.asarray(starts, dtype=np.int64)
         headers = _gather_u32(mm, at, 4, self._endian)
         damaged = np.flatnonzero(headers[2] > MAX_RECORD)
