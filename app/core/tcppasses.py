@@ -37,11 +37,11 @@ PARALLEL_FROM = 200_000
 # the generated 1M-packet capture: about 1 and 2 microseconds): the halves balance both passes.
 REPLAY_WEIGHT = 2
 # The worker's share of the work: this process also computes the frame columns meanwhile.
-WORKER_SHARE = 0.51
+WORKER_SHARE = 0.53
 # The replay's columns that the analysis computes, with the analysis field giving each
 FROM_ANALYSIS = {"tcp_seq": "seq", "tcp_analysis": "analysis"}
 # The decoded columns the passes read
-DECODED = ("ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_len", "tcp_win", "tcp_ws",
+DECODED = ("l4", "ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_len", "tcp_win", "tcp_ws",
            "offset", "l4_hdr", "tcp_hlen", "caplen", "pl_off", "sport", "dport")
 
 
@@ -67,18 +67,19 @@ class Part:
     reused: np.ndarray
     rows: np.ndarray             # the half's TCP packets, ascending
     t0: int                      # the capture's first TCP second: one time origin for both halves
-    candidates: np.ndarray       # the half's replay candidates, by stream, frame order within
-    keys: np.ndarray             # their protocol keys
     out: dict[str, np.ndarray] | None  # the TCP column files to fill (None: in memory there)
 
     def gather(self, data: np.ndarray, release: Callable[[], None] | None = None) -> Half:
-        c = self.candidates
+        c, keys = pdus.tcp_candidates(data, {**self.cols, "tcp_stream": self.stream},
+                                      release or (lambda: None), among=self.rows)
+        by_connection = np.argsort(self.stream[c], kind="stable")  # frame order within each
+        c, keys = c[by_connection], keys[by_connection]
         decoded = {name: self.cols[name][c] for name in pdutcp.COLUMNS
                    if name not in FROM_ANALYSIS and name in self.cols}
         decoded["tcp_stream"], decoded["tcp_dir"] = self.stream[c], self.direction[c]
         segments = tcpindex.tcp_segments(data, self.cols, self.rows, self.stream, self.direction,
                                          self.reused, self.t0, release)
-        return Half(segments, c, self.keys, np.searchsorted(self.rows, c), decoded)
+        return Half(segments, c, keys, np.searchsorted(self.rows, c), decoded)
 
 
 # (analysis values per segment, per-stream summary, replayed candidates, their outcomes)
@@ -100,51 +101,48 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     they are kept in memory."""
     n = len(cols["l4"])
     stream, direction, reused = tcpindex.tcp_streams(cols)
-    new = None if folder is None else (
-        lambda name, size, dtype: indexfiles.create(Path(folder) / f"{name}.npy", size, dtype))
-    out = {**tcpindex.empty_analysis(n, new), **pdus.empty_tcp_pdu_columns(n, new)}
+    if folder is None:
+        out = {**tcpindex.empty_analysis(n), **pdus.empty_tcp_pdu_columns(n)}
+    else:  # zeroed files: their values for packets without any are written below
+        out = {name: indexfiles.create(Path(folder) / f"{name}.npy", n, dtype)
+               for name, dtype in {**tcpindex.ANALYSIS_COLUMNS, **pdus.TCP_PDU_COLUMNS}.items()}
     rows = np.flatnonzero(stream >= 0)
     if len(rows) == 0:
+        _no_segment(out, stream < 0)
         meanwhile()
         return {"tcp_stream": stream, "tcp_dir": direction, **out}, {}
-    candidates, keys = pdus.tcp_candidates(data, {**cols, "tcp_stream": stream}, release)
     far = np.zeros(len(rows), dtype=bool)
     if len(rows) >= PARALLEL_FROM and capture is not None:
-        weights = np.ones(n, dtype=np.int64)
-        weights[candidates] += REPLAY_WEIGHT
-        far = procpool.far_half(stream[rows], weights[rows], WORKER_SHARE)
+        # a segment with payload is (nearly always) replayed as well as analysed
+        weights = 1 + REPLAY_WEIGHT * (cols["pl_len"][rows] > 0)
+        far = procpool.far_half(stream[rows], weights, WORKER_SHARE)
         if far.all():
             far[:] = False
-    far_stream = np.zeros(int(stream.max()) + 1, dtype=bool)
-    far_stream[stream[rows[far]]] = True
-    cand_far = far_stream[stream[candidates]]
     decoded = {name: cols[name] for name in DECODED}
     t0 = int(cols["ts_sec"][rows[0]])
 
     def part(side: bool) -> Part:
-        pick = np.flatnonzero(cand_far == side)
-        pick = pick[np.argsort(stream[candidates[pick]], kind="stable")]
         return Part(decoded, stream, direction, reused, rows[far == side], t0,
-                    candidates[pick], keys[pick], out if folder is not None else None)
+                    out if folder is not None else None)
 
+    parts = [part(True)] if far.any() else []
+    future = None
+    if parts:
+        # The far half first, so that the worker starts as early as possible: it gathers its
+        # half itself, from the same (mapped) columns.
+        with payloads.reader(data, None) as indexed:  # the bytes indexed, not the file now
+            mark = payloads.fingerprint(indexed, len(data))
+        future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark, parts[0])
+    parts.insert(0, part(False))
+    _no_segment(out, stream < 0)  # each half fills its own packets, and no half these
     with payloads.reader(data, capture) as read:
-        if not far.any():
-            parts = [part(False)]
-            summaries = [fill(out, parts[0], run_half(parts[0].gather(data, release), read, release))]
-            meanwhile()
-        else:
-            # The far half first, so that the worker starts as early as possible: it gathers
-            # its half itself, from the same (mapped) columns.
-            parts = [part(True)]
-            with payloads.reader(data, None) as indexed:  # the bytes indexed, not the file now
-                mark = payloads.fingerprint(indexed, len(data))
-            future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark, parts[0])
-            parts.insert(0, part(False))
-            near = parts[0].gather(data, release)
+        near = parts[0].gather(data, release)
+        if len(parts) > 1:
             indexfiles.drop_pages(cols)  # what the passes need of them is in the halves now
-            summaries = [fill(out, parts[0], run_half(near, read, release))]
-            del near
-            meanwhile()
+        summaries = [fill(out, parts[0], run_half(near, read, release))]
+        del near
+        meanwhile()
+        if len(parts) > 1:
             back = procpool.result(future, lambda: run_half(parts[1].gather(data, release), read, release))
             # the worker fills the column files itself; columns in memory are filled here
             summaries.append(back if isinstance(back, StreamSummary) else fill(out, parts[1], back))
@@ -161,8 +159,15 @@ def fill(out: dict[str, np.ndarray], part: Part, outcome: Outcome) -> StreamSumm
     dropped from this process's memory once written: the file has them); its summary."""
     values, summary, replayed, result = outcome
     tcpindex.fill_analysis(out, part.rows, values, _drop)
+    out["pdu_first"][part.rows] = -1  # then the replayed segments' values
     pdus.fill_tcp_pdu_columns(out, replayed, result, _drop)
     return summary
+
+
+def _no_segment(out: dict[str, np.ndarray], rows: np.ndarray) -> None:
+    """The TCP columns' values of packets that are no analysed segment (the others are 0)."""
+    out["tcp_nxtseq"][rows] = -1
+    out["pdu_first"][rows] = -1
 
 
 def _drop(column: np.ndarray) -> None:

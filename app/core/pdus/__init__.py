@@ -47,15 +47,21 @@ _PRINTABLE[32:127] = True
 
 
 def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
-                   release: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
-    """(TCP segments with payload that may belong to a PDU-based protocol, their port key).
+                   release: Callable[[], None] = lambda: None,
+                   among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(TCP segments with payload that may belong to a PDU-based protocol, their port key),
+    in frame order; ``among``: only from these packets (ascending, whole connections).
 
     A connection is kept when one of its ports is registered for HTTP, TLS, DNS or SMTP, or when one
     of its segments starts with printable text (tshark's HTTP heuristic may then claim it);
     connections of other protocols (FTP, SSH: no reassembly modelled) are left out."""
     stream = cols["tcp_stream"]
-    rows = np.flatnonzero((cols["l4"] == 6) & (stream >= 0) & (cols["pl_len"] > 0)
-                          & (cols["pl_off"] >= 0))
+    if among is None:
+        rows = np.flatnonzero((cols["l4"] == 6) & (stream >= 0) & (cols["pl_len"] > 0)
+                              & (cols["pl_off"] >= 0))
+    else:
+        rows = among[(cols["l4"][among] == 6) & (stream[among] >= 0) & (cols["pl_len"][among] > 0)
+                     & (cols["pl_off"][among] >= 0)]
     if len(rows) == 0:
         return rows, np.zeros(0, dtype=np.uint8)
     sport, dport = cols["sport"][rows], cols["dport"][rows]

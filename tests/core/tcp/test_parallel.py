@@ -144,6 +144,16 @@ def test_worker_maps_the_columns_a_big_capture_keeps_on_disk_and_fills_its_rows(
     _assert_same_index(split, alone)
 
 
+@pytest.mark.parametrize("name", CAPTURES[:6])
+def test_column_files_filled_by_one_process_equal_columns_in_memory(name, tmp_path, monkeypatch,
+                                                                    index, jobs):
+    alone = _alone(name, tmp_path, index, monkeypatch)
+    _set_thresholds(monkeypatch, NEVER)
+    monkeypatch.setattr(index_module, "SPILL_FROM", 0)
+    _assert_same_index(index(name, tmp_path / "files"), alone)
+    assert jobs == []
+
+
 def test_one_job_runs_both_passes_of_the_far_half(tmp_path, monkeypatch, index, jobs):
     _set_thresholds(monkeypatch, 1)
     index(RICH, tmp_path / "split")
