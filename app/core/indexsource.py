@@ -102,6 +102,11 @@ class IndexSource:
             return self.lazy.values(name, within)  # cached there, packet by packet
         return None
 
+    def column(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(present, value) of every packet for the COLUMNS fields, else None."""
+        fn = COLUMNS.get(name)
+        return None if fn is None else fn(self)
+
     def present(self, name: str) -> np.ndarray | None:
         return self.present_within(name, None)
 
@@ -158,10 +163,15 @@ def _ip_any(s: IndexSource, column: str, version: int):
     return rows_arr, np.stack(values)[order]
 
 
-def _flag_bit(bit: int) -> Getter:
+def _flag_bit(bit: int) -> Callable[[IndexSource], tuple[np.ndarray, np.ndarray]]:
+    return lambda s: (s.l4(6), (s.col("tcp_flags") & bit) != 0)
+
+
+def _occurrences(column: Callable[[IndexSource], tuple[np.ndarray, np.ndarray]]) -> Getter:
+    """The occurrences of a field with at most one value per packet, from its COLUMNS entry."""
     def getter(s: IndexSource) -> tuple[np.ndarray, np.ndarray]:
-        rows, flags = _where(s.l4(6), s.col("tcp_flags"))
-        return rows, ((flags & bit) != 0).astype(np.int64)
+        present, values = column(s)
+        return _where(present, values, np.int64)
     return getter
 
 
@@ -204,10 +214,7 @@ FIELDS: dict[str, Getter] = {
     "ipv6.nxt": lambda s: _where(s.l3(6), s.col("ip_proto"), np.int64),
     "ipv6.hlim": lambda s: _where(s.l3(6), s.col("ip_ttl"), np.int64),
     "ipv6.plen": lambda s: _where(s.l3(6), s.col("ip_len"), np.int64),
-    "tcp.srcport": lambda s: _tcp(s, "sport"),
-    "tcp.dstport": lambda s: _tcp(s, "dport"),
     "tcp.port": lambda s: _merge(_tcp(s, "sport"), _tcp(s, "dport")),
-    "tcp.stream": lambda s: _where(s.col("tcp_stream") >= 0, s.col("tcp_stream"), np.int64),
     "tcp.seq": lambda s: _tcp(s, "tcp_seq"),
     "tcp.seq_raw": lambda s: _tcp(s, "seq"),
     "tcp.ack": lambda s: _where(s.l4(6) & ((s.col("tcp_flags") & 0x10) != 0), s.col("tcp_ack"), np.int64),
@@ -216,12 +223,7 @@ FIELDS: dict[str, Getter] = {
     "tcp.nxtseq": lambda s: _where(s.l4(6) & (s.col("tcp_nxtseq") >= 0), s.col("tcp_nxtseq"), np.int64),
     "tcp.hdr_len": lambda s: _tcp(s, "tcp_hlen"),
     "tcp.flags": lambda s: _tcp(s, "tcp_flags"),
-    "tcp.flags.fin": _flag_bit(0x001), "tcp.flags.syn": _flag_bit(0x002),
-    "tcp.flags.reset": _flag_bit(0x004), "tcp.flags.push": _flag_bit(0x008),
-    "tcp.flags.ack": _flag_bit(0x010), "tcp.flags.urg": _flag_bit(0x020),
-    "tcp.flags.ece": _flag_bit(0x040), "tcp.flags.cwr": _flag_bit(0x080),
-    "tcp.flags.ae": _flag_bit(0x100), "tcp.flags.ns": _flag_bit(0x100),
-    "tcp.flags.ecn": _flag_bit(0x040), "tcp.flags.res": lambda s: _where(s.l4(6), (s.col("tcp_flags").astype(np.int64) >> 9) & 7),
+    "tcp.flags.res": lambda s: _where(s.l4(6), (s.col("tcp_flags").astype(np.int64) >> 9) & 7),
     "tcp.window_size_value": lambda s: _tcp(s, "tcp_win"),
     "tcp.window_size": lambda s: _tcp(s, "tcp_window"),
     "tcp.analysis.duplicate_ack_num": lambda s: _where(s.col("tcp_dup_num") > 0, s.col("tcp_dup_num"), np.int64),
@@ -236,6 +238,22 @@ FIELDS: dict[str, Getter] = {
     "icmpv6.type": lambda s: _where(s.l4(58), s.col("icmp_type"), np.int64),
     "icmpv6.code": lambda s: _where(s.l4(58), s.col("icmp_code"), np.int64),
 }
+
+# Integer fields a packet holds at most once, in one index column: (present, value) of every
+# packet. Comparisons with a constant use them whole (IndexSource.column); their occurrences,
+# for everything else, are in FIELDS too.
+COLUMNS: dict[str, Callable[[IndexSource], tuple[np.ndarray, np.ndarray]]] = {
+    "tcp.srcport": lambda s: (s.l4(6), s.col("sport")),
+    "tcp.dstport": lambda s: (s.l4(6), s.col("dport")),
+    "tcp.stream": lambda s: (s.col("tcp_stream") >= 0, s.col("tcp_stream")),
+    "tcp.flags.fin": _flag_bit(0x001), "tcp.flags.syn": _flag_bit(0x002),
+    "tcp.flags.reset": _flag_bit(0x004), "tcp.flags.push": _flag_bit(0x008),
+    "tcp.flags.ack": _flag_bit(0x010), "tcp.flags.urg": _flag_bit(0x020),
+    "tcp.flags.ece": _flag_bit(0x040), "tcp.flags.cwr": _flag_bit(0x080),
+    "tcp.flags.ae": _flag_bit(0x100), "tcp.flags.ns": _flag_bit(0x100),
+    "tcp.flags.ecn": _flag_bit(0x040),
+}
+FIELDS.update({name: _occurrences(column) for name, column in COLUMNS.items()})
 
 # Protocols whose presence the index answers without looking at payloads.
 PRESENCE: dict[str, Callable[[IndexSource], np.ndarray]] = {

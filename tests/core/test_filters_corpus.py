@@ -15,8 +15,9 @@ import pytest
 from app.core.capture import CaptureView
 from app.core.dfilter import FilterError, compile_filter
 from app.core.index import build_index
+from app.core.indexsource import IndexSource
 from app.core.library import CaptureRecord
-from tests.reference import CORPUS, filter_rows
+from tests.reference import CORPUS, capture_names, filter_rows
 
 KNOWN = Path(__file__).resolve().parent.parent / "data" / "filter_known_differences.tsv"
 
@@ -74,3 +75,26 @@ def test_filters_match_tshark(views):
     assert not unexplained, f"{len(unexplained)} rows differ from tshark without a listed reason"
     assert not stale, f"listed as different but now matching: {stale}"
     assert share >= 0.98
+
+
+WHOLE_COLUMN_FILTERS = [
+    "tcp.srcport == 80", "tcp.dstport != 443", "tcp.port == 80", "tcp.port != 80",
+    "tcp.srcport === 80", "tcp.srcport !== 80", "tcp.stream > 3", "tcp.stream <= 0",
+    "3 < tcp.stream", "tcp.flags.syn == 1", "tcp.flags.ack != 1", "tcp.flags.reset == 0",
+    "tcp.flags.syn == 1 && tcp.flags.ack == 0", "!(tcp.srcport == 80)", "tcp.stream == 4294967295",
+    "tcp.srcport >= 65535", "tcp.stream ~= 2", "tcp.flags.fin == 1 || udp.port == 53",
+]
+
+
+@pytest.mark.parametrize("name", capture_names())
+def test_comparisons_on_whole_columns_equal_the_occurrence_lists(name, views, monkeypatch):
+    # IndexSource.column answers comparisons with a constant from the whole column; the
+    # occurrence lists (what every other test uses) must give the same packets.
+    view = views(name)
+    fast = [compile_filter(text).evaluate(view.source) for text in WHOLE_COLUMN_FILTERS]
+    used = []
+    monkeypatch.setattr(IndexSource, "column", lambda self, field: used.append(field))
+    slow = [compile_filter(text).evaluate(view.source) for text in WHOLE_COLUMN_FILTERS]
+    assert used  # the fast path was asked, and declined here
+    for text, a, b in zip(WHOLE_COLUMN_FILTERS, fast, slow):
+        assert np.array_equal(a, b), text

@@ -184,6 +184,9 @@ class _Run:
         return result
 
     def compare(self, t: ir.TCompare) -> np.ndarray:
+        whole = self.compare_column(t)
+        if whole is not None:
+            return whole
         by_parts = self.compare_parts(t)
         if by_parts is not None:
             return by_parts
@@ -204,6 +207,25 @@ class _Run:
         if op in _EQ_FAMILY:
             return reduce_eq(self.n, rows, mask, op)
         return any_rows(self.n, rows, mask)
+
+    def compare_column(self, t: ir.TCompare) -> np.ndarray | None:
+        """An integer field held at most once per packet against a constant, on the source's
+        whole column (``column``, see app.core.dfilter.source): with one value per packet,
+        "any" and "all" agree, so every operator is the comparison where the field is present.
+        None when the test or the source does not allow it."""
+        field, const, op = t.left, t.right, t.op
+        if isinstance(field, ir.VConst):
+            field, const, op = const, field, _MIRROR.get(op, op)
+        column = getattr(self.src, "column", None)
+        if not (isinstance(field, ir.VField) and isinstance(const, ir.VConst) and callable(column)
+                and field.vt.kind == INT and isinstance(const.value, int) and op != "contains"):
+            return None
+        got = column(field.name)
+        if got is None:
+            return None
+        present, values = got
+        matches = compare(INT, values, op, const.value)  # equality for the == family
+        return present & (~matches if op in ("!=", "!==") else matches)
 
     def compare_parts(self, t: ir.TCompare) -> np.ndarray | None:
         """``tcp.port == 80`` as ``tcp.srcport == 80 || tcp.dstport == 80``, without joining

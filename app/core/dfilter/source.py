@@ -28,6 +28,11 @@ then raises :class:`FieldUnavailable`); an empty Occurrences means "known, never
 bytes (needed by ``frame contains ...`` and ``frame[0:6]``).  Aggregate fields (``ip.addr``,
 ``tcp.port``, ``eth.addr`` ..., see ``fieldtable.AGGREGATES``) may be left unanswered (None):
 the evaluator then unites their parts (every ``ip.src`` and ``ip.dst`` occurrence).
+
+Optionally, ``column(name)`` answers an integer field that a packet holds at most once with
+``(present, values)``, two arrays of length ``n`` (``values`` is meaningless where not
+present), or None: a comparison with a constant is then computed on the whole column, without
+building the occurrence list (``tcp.srcport == 80`` on a million packets).
 """
 from __future__ import annotations
 
