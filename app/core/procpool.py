@@ -79,10 +79,11 @@ def _run(parcel: parcels.Parcel) -> parcels.Parcel:
         fn, args = parcels.unpack(parcel)
         del parcel
         result = fn(*args)
-        del args
-        return parcels.pack(result)
+        del fn, args
+        packed = parcels.pack(result)
+        del result  # its arrays are in the parcel's file now
+        return packed
     finally:
-        result = args = None
         memory.release()
 
 
@@ -98,8 +99,8 @@ def _deliver(job: Future, future: Future, parcel: parcels.Parcel) -> None:
 
 def _ready() -> None:
     """In the worker: load what the index passes run, before the first of them needs it."""
-    import app.core.pdus.replay  # noqa: F401, PLC0415
-    import app.core.tcpindex  # noqa: F401, PLC0415
+    import app.core.splitdecode  # noqa: F401, PLC0415
+    import app.core.tcppasses  # noqa: F401, PLC0415
 
 
 def warm() -> None:

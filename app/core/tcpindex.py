@@ -150,11 +150,9 @@ def tcp_segments(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray
     )
 
 
-def empty_analysis(n: int, new: Callable[[str, int, str], np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments; ``new(name,
-    n, dtype)`` makes each zeroed column (default: in memory)."""
-    new = new or (lambda _name, size, dtype: np.zeros(size, dtype=dtype))
-    out = {name: new(name, n, dt) for name, dt in ANALYSIS_COLUMNS.items()}
+def empty_analysis(n: int) -> dict[str, np.ndarray]:
+    """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments."""
+    out = {name: np.zeros(n, dtype=dt) for name, dt in ANALYSIS_COLUMNS.items()}
     out["tcp_nxtseq"][:] = -1
     return out
 

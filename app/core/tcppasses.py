@@ -33,16 +33,17 @@ log = logging.getLogger("wirelens")
 # TCP segments from which half of the streams go to the worker process: below, starting and
 # feeding it costs about what it saves.
 PARALLEL_FROM = 200_000
-# What a candidate segment costs the replay, counted in segments of the analysis (measured on
-# the generated 1M-packet capture: about 1 and 2 microseconds): the halves balance both passes.
+# What replaying a segment with payload costs, counted in analysed segments (measured on the
+# generated 1M-packet capture: about 2 and 1 microseconds): the halves balance both passes.
 REPLAY_WEIGHT = 2
-# The worker's share of the work: this process also computes the frame columns meanwhile.
+# The worker's share of the work (this process computes the frame columns meanwhile; the
+# worker finds its half's replay candidates itself).
 WORKER_SHARE = 0.53
 # The replay's columns that the analysis computes, with the analysis field giving each
 FROM_ANALYSIS = {"tcp_seq": "seq", "tcp_analysis": "analysis"}
 # The decoded columns the passes read
-DECODED = ("l4", "ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_len", "tcp_win", "tcp_ws",
-           "offset", "l4_hdr", "tcp_hlen", "caplen", "pl_off", "sport", "dport")
+DECODED = ("l4", "ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_len", "tcp_win",
+           "tcp_ws", "offset", "l4_hdr", "tcp_hlen", "caplen", "pl_off", "sport", "dport")
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Part:
     out: dict[str, np.ndarray] | None  # the TCP column files to fill (None: in memory there)
 
     def gather(self, data: np.ndarray, release: Callable[[], None] | None = None) -> Half:
+        """The half's analysis input and replay candidates; ``data``: the capture's bytes."""
         c, keys = pdus.tcp_candidates(data, {**self.cols, "tcp_stream": self.stream},
                                       release or (lambda: None), among=self.rows)
         by_connection = np.argsort(self.stream[c], kind="stable")  # frame order within each
@@ -143,7 +145,8 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         del near
         meanwhile()
         if len(parts) > 1:
-            back = procpool.result(future, lambda: run_half(parts[1].gather(data, release), read, release))
+            back = procpool.result(
+                future, lambda: run_half(parts[1].gather(data, release), read, release))
             # the worker fills the column files itself; columns in memory are filled here
             summaries.append(back if isinstance(back, StreamSummary) else fill(out, parts[1], back))
             del future

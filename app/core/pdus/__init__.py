@@ -85,11 +85,9 @@ TCP_PDU_COLUMNS = {"pdu_role": "u1", "pdu_first": "i4", "pdu_seq": "u4", "pdu_ta
                    "tls_version": "u2"}
 
 
-def empty_tcp_pdu_columns(n: int, new: Callable[[str, int, str], np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The columns of TCP reassembly (TCP_PDU_COLUMNS) of ``n`` packets that no replay
-    touched; ``new(name, n, dtype)`` makes each zeroed column (default: in memory)."""
-    new = new or (lambda _name, size, dtype: np.zeros(size, dtype=dtype))
-    out = {name: new(name, n, dt) for name, dt in TCP_PDU_COLUMNS.items()}
+def empty_tcp_pdu_columns(n: int) -> dict[str, np.ndarray]:
+    """The columns of TCP reassembly (TCP_PDU_COLUMNS) of ``n`` packets no replay touched."""
+    out = {name: np.zeros(n, dtype=dt) for name, dt in TCP_PDU_COLUMNS.items()}
     out["pdu_first"][:] = -1
     return out
 
@@ -99,8 +97,8 @@ def fill_tcp_pdu_columns(out: dict[str, np.ndarray], rows: np.ndarray, result: R
     """Copy the replay's ``result`` for the candidate packets ``rows`` into the columns,
     calling ``done`` with each column once it is filled."""
     values = (("pdu_role", result.role), ("pdu_first", result.first),
-              ("pdu_seq", result.seq & 0xFFFFFFFF), ("pdu_tail", np.minimum(result.tail, 0xFFFFFFFF)),
-              ("tls_version", result.tls))
+              ("pdu_seq", result.seq & 0xFFFFFFFF),
+              ("pdu_tail", np.minimum(result.tail, 0xFFFFFFFF)), ("tls_version", result.tls))
     for name, value in values:
         out[name][rows] = value
         done(out[name])

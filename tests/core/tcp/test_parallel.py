@@ -247,6 +247,19 @@ def test_worker_process_imports_no_web_framework_nor_scapy(tmp_path, monkeypatch
     assert heavy == []
 
 
+def test_warming_the_worker_loads_the_index_passes(monkeypatch):
+    monkeypatch.setattr(procpool, "_cores", lambda: 2)
+    monkeypatch.setattr(procpool, "_pool", None)  # a new worker, which no job has used yet
+    procpool.warm()
+    pool = procpool._pool
+    try:
+        # jobs run in order in the one worker: this one sees what warming loaded
+        modules = procpool.submit(eval, "sorted(__import__('sys').modules)").result(timeout=60)
+    finally:
+        pool.shutdown(wait=True)
+    assert {"app.core.tcppasses", "app.core.splitdecode"} <= set(modules)
+
+
 def test_far_half_keeps_streams_whole_and_balances_rows():
     stream = np.repeat(np.arange(6), [5, 1, 3, 2, 4, 5])[np.random.default_rng(1).permutation(20)]
     far = procpool.far_half(stream)
