@@ -7,9 +7,9 @@ Generates the capture with the corpus generator (cached in --work), starts a rea
 (`wirelens serve`) on a free port with an empty data dir, uploads the file over loopback, and
 measures every row of the big-capture targets. tshark runs on the same file in the same run when
 it is installed, so the ratios hold on a noisy machine. Memory is the server's peak RSS (VmHWM),
-alone and added to the peak of its index worker process;
-the memory kept for the capture is the growth of its resident memory (VmRSS) from before the
-upload, a second after the capture is ready and again after the timed requests.
+alone and added to the peak of its index worker process; the memory kept for the capture is the
+growth of its resident memory (VmRSS) from before the upload, a second after the capture is
+ready and again after the timed requests. Requests are timed until their response has arrived.
 """
 from __future__ import annotations
 

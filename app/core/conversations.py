@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.core.streams import conversation_ids, udp_ports
+from app.core.streams import conversation_ids, pair_keys, udp_ports
 
 SYN, ACK = 0x002, 0x010
 M32 = 0xFFFFFFFF
@@ -41,11 +41,7 @@ class _Numbering:
         ea = (src[rows].astype(np.int64) << 16) | sport[rows]
         eb = (dst[rows].astype(np.int64) << 16) | dport[rows]
         lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
-        if hi.max() < 1 << 31:  # fewer than 32768 addresses in the chunk: one int64 key
-            key = (lo << 31) | hi
-        else:
-            key = np.unique(lo, return_inverse=True)[1] * len(hi) + np.unique(hi, return_inverse=True)[1]
-        pairs, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        pairs, first, inverse = np.unique(pair_keys(lo, hi), return_index=True, return_inverse=True)
         conv = np.empty(len(pairs), dtype=np.int64)
         a_is_lo = np.empty(len(pairs), dtype=bool)
         for j in np.argsort(first).tolist():  # new conversations in order of appearance

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from app.core import npyio
+from app.core.conversations import directions
 from app.core.errors import NotFound
 from app.core.indexview import CaptureIndex
 from app.core.streams import udp_ports
@@ -81,10 +82,7 @@ class FlowTable:
             direction = np.asarray(index["tcp_dir"])[rows].astype(np.int64)
         else:
             _, self.sport, self.dport = udp_ports(index.cols)
-            net_src = np.asarray(index["net_src"]).astype(np.int64)
-            src = net_src[rows] << 16 | self.sport[rows]
-            first_src = net_src[first] << 16 | self.sport[first]
-            direction = (src != first_src[s]).astype(np.int64)
+            direction = directions(stream, np.asarray(index["net_src"]), self.sport)[rows]
         self.packets_ab = np.bincount(s, weights=direction == 0, minlength=k).astype(np.int64)
         self.packets_ba = np.bincount(s, weights=direction == 1, minlength=k).astype(np.int64)
         self.bytes_ab = np.bincount(s, weights=np.where(direction == 0, wire, 0), minlength=k).astype(np.int64)

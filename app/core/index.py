@@ -232,8 +232,7 @@ class IndexBuilder:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         columns = self._columns_on_disk(work)
-        # Columns mapped from the build folder are saved already (changes go to their files).
-        spilled = {k: v for k, v in (columns or {}).items() if isinstance(v, np.memmap)}
+        on_disk = columns is not None
         if columns is None:
             columns = self.columns()  # which also keeps the joined arrays as the only copy
         size = os.path.getsize(self.capture_path)
@@ -253,10 +252,9 @@ class IndexBuilder:
                 tcp_cols, tcp_streams = tcppasses.tcp_columns(
                     data, columns, release, capture=self.capture_path,
                     meanwhile=lambda: frame_cols.update(pdus.frame_columns(data, columns, release)),
-                    folder=work if spilled else None)
+                    folder=work if on_disk else None)
                 release()
                 columns.update(tcp_cols)
-                spilled.update((k, v) for k, v in tcp_cols.items() if isinstance(v, np.memmap))
                 columns.update(frame_cols)
                 indexfiles.drop_pages(columns)
             finally:
@@ -268,7 +266,9 @@ class IndexBuilder:
             columns.pop(name, None)
             (work / f"{name}.npy").unlink(missing_ok=True)
         for name, values in columns.items():
-            if spilled.get(name) is not values:
+            # A column mapped from its own file in the build folder is saved already (changes
+            # went to the file).
+            if indexfiles.mapped_file(values) != os.path.abspath(work / f"{name}.npy"):
                 indexfiles.save(work / f"{name}.npy", values)
         # Per-stream TCP facts (handshake, completeness) live in their own folder: they are
         # indexed by tcp.stream, not by packet.

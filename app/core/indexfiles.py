@@ -57,6 +57,16 @@ def create(path: Path, n: int, dtype: str) -> np.ndarray:
     return mapped(path)
 
 
+def mapped_file(values: np.ndarray) -> str | None:
+    """The path (absolute) of the file ``values`` maps whole, shared (a column mapped for
+    reading or writing, not a slice of one nor a private copy), else None: what is in that
+    file is what it holds."""
+    if (isinstance(values, np.memmap) and values.base is not None and values.base is values._mmap
+            and values.filename is not None and values.mode in ("r", "r+")):
+        return os.path.abspath(values.filename)
+    return None
+
+
 def drop_pages(columns: dict[str, np.ndarray]) -> None:
     """Unmap the pages read so far of the mapped columns among ``columns``: they stay in the
     kernel's cache (written back if changed) and are mapped again when read, but no longer

@@ -17,7 +17,8 @@ from app.core.dfilter.source import Occurrences
 from app.core.indexview import CaptureIndex
 from app.core.tcp.flags import FIELD_MASKS
 
-Getter = Callable[["IndexSource"], tuple[np.ndarray, np.ndarray]]
+Getter = Callable[["IndexSource"], tuple[np.ndarray, np.ndarray]]  # -> (rows, values)
+ColumnGetter = Callable[["IndexSource"], tuple[np.ndarray, np.ndarray]]  # -> (present, values)
 
 
 def _where(mask: np.ndarray, values: np.ndarray, dtype=None) -> tuple[np.ndarray, np.ndarray]:
@@ -163,11 +164,11 @@ def _ip_any(s: IndexSource, column: str, version: int):
     return rows_arr, np.stack(values)[order]
 
 
-def _flag_bit(bit: int) -> Callable[[IndexSource], tuple[np.ndarray, np.ndarray]]:
+def _flag_bit(bit: int) -> ColumnGetter:
     return lambda s: (s.l4(6), (s.col("tcp_flags") & bit) != 0)
 
 
-def _occurrences(column: Callable[[IndexSource], tuple[np.ndarray, np.ndarray]]) -> Getter:
+def _occurrences(column: ColumnGetter) -> Getter:
     """The occurrences of a field with at most one value per packet, from its COLUMNS entry."""
     def getter(s: IndexSource) -> tuple[np.ndarray, np.ndarray]:
         present, values = column(s)
@@ -242,7 +243,7 @@ FIELDS: dict[str, Getter] = {
 # Integer fields a packet holds at most once, in one index column: (present, value) of every
 # packet. Comparisons with a constant use them whole (IndexSource.column); their occurrences,
 # for everything else, are in FIELDS too.
-COLUMNS: dict[str, Callable[[IndexSource], tuple[np.ndarray, np.ndarray]]] = {
+COLUMNS: dict[str, ColumnGetter] = {
     "tcp.srcport": lambda s: (s.l4(6), s.col("sport")),
     "tcp.dstport": lambda s: (s.l4(6), s.col("dport")),
     "tcp.stream": lambda s: (s.col("tcp_stream") >= 0, s.col("tcp_stream")),

@@ -36,10 +36,9 @@ def keep_freed_memory() -> None:
 def release() -> None:
     """Give the memory freed so far back to the system.
 
-    Also needed without ``keep_freed_memory``: moving a half's arrays to and from the worker
-    process allocates big buffers in the executor's own threads, and glibc keeps what they
-    free in those threads' arenas, where the main thread's later allocations cannot reuse it
-    (about 70 MB after both passes of a 1M-packet capture)."""
+    Also needed without ``keep_freed_memory``: an index build runs in a thread of its own, and
+    glibc keeps what a thread frees in that thread's arena, where other threads' later
+    allocations cannot reuse it (tens of MB after the passes of a 1M-packet capture)."""
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)

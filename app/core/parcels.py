@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from app.core import indexfiles
+
 PARCEL_FROM = 1 << 20  # bytes of array data from which they travel through a file
 SHM = "/dev/shm"
 PREFIX = "wirelens-parcel-"
@@ -78,12 +80,11 @@ def unpack(parcel: Parcel) -> Any:
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        if (isinstance(obj, np.memmap) and obj.base is not None and obj.base is obj._mmap
-                and obj.filename is not None and obj.mode in ("r", "r+")):
-            # the whole mapping (a view of part of it has another base): map the file again
-            order = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
-            return _mapped, (obj.filename, obj.dtype, obj.shape, obj.offset, order, obj.mode)
-        return NotImplemented
+        filename = indexfiles.mapped_file(obj)
+        if filename is None:
+            return NotImplemented
+        order = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
+        return _mapped, (filename, obj.dtype, obj.shape, obj.offset, order, obj.mode)
 
 
 def _mapped(filename: str, dtype: np.dtype, shape: tuple, offset: int, order: str,

@@ -112,6 +112,16 @@ def address_text(addr4: np.ndarray, addr6: np.ndarray, addr_id: int) -> str:
     return str(ipaddress.IPv6Address(bytes(addr6[addr_id - len(addr4)])))
 
 
+def pair_keys(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """One int64 per endpoint pair (int64 endpoints ``lo`` <= ``hi``), ordered as the pairs:
+    the endpoints side by side when they fit (fewer than 32768 addresses, the usual case),
+    else their ranks."""
+    if not len(hi) or hi.max() < 1 << 31:
+        return (lo << 31) | hi
+    lo_rank = np.unique(lo, return_inverse=True)[1]
+    return lo_rank * len(hi) + np.unique(hi, return_inverse=True)[1]
+
+
 def conversation_ids(mask: np.ndarray, a_addr, a_port, b_addr, b_port) -> np.ndarray:
     """Number the conversations of the packets in ``mask`` in order of first appearance.
 
@@ -125,12 +135,7 @@ def conversation_ids(mask: np.ndarray, a_addr, a_port, b_addr, b_port) -> np.nda
     ea = (a_addr[idx].astype(np.int64) << 16) | a_port[idx].astype(np.int64)
     eb = (b_addr[idx].astype(np.int64) << 16) | b_port[idx].astype(np.int64)
     lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
-    if hi.max() < 1 << 31:
-        # Both endpoints fit in one int64 key (fewer than 32768 addresses, the usual case):
-        # one stable sort keeps each group's packets in frame order, as idx does below.
-        order = np.argsort((lo << 31) | hi, kind="stable")
-    else:
-        order = np.lexsort((idx, hi, lo))
+    order = np.argsort(pair_keys(lo, hi), kind="stable")  # stable: frame order within a pair
     lo_s, hi_s = lo[order], hi[order]
     new_group = np.ones(len(order), dtype=bool)
     new_group[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])

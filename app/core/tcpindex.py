@@ -3,8 +3,8 @@
 Stream numbers are computed vectorised per conversation; only conversations where a SYN arrives
 after the first segment (a possible port reuse) go through the exact, sequential rule of
 ``app.core.tcp.assign_streams``. The analysis (relative numbers, flags, states) then runs once
-over all segments (app.core.tcppasses: on two cores for big captures) and is stored as columns, so rows, filters
-and ladders read it directly.
+over all segments (app.core.tcppasses: on two cores for big captures) and is stored as columns,
+so rows, filters and ladders read it directly.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ ANALYSIS_COLUMNS = {
     "tcp_seq": "u4", "tcp_ack": "u4", "tcp_nxtseq": "i8", "tcp_window": "i8", "tcp_analysis": "u4",
     "tcp_dup_num": "u4", "tcp_dup_frame": "i8", "tcp_state_a": "u1", "tcp_state_b": "u1",
 }
+# ... their value for a packet that is no analysed segment, where it is not 0
+NO_ANALYSIS = {"tcp_nxtseq": -1}
 
 
 def tcp_streams(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,13 +150,6 @@ def tcp_segments(data: np.ndarray, cols: dict[str, np.ndarray], rows: np.ndarray
         analyzable=(cols["flags"][rows] & (layers.F_MALFORMED | layers.F_FRAGMENT)) == 0,
         reused=reused[rows],
     )
-
-
-def empty_analysis(n: int) -> dict[str, np.ndarray]:
-    """The ANALYSIS_COLUMNS of ``n`` packets that are not analysed TCP segments."""
-    out = {name: np.zeros(n, dtype=dt) for name, dt in ANALYSIS_COLUMNS.items()}
-    out["tcp_nxtseq"][:] = -1
-    return out
 
 
 def fill_analysis(out: dict[str, np.ndarray], rows: np.ndarray, values: dict[str, np.ndarray],

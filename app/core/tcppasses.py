@@ -103,11 +103,11 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     they are kept in memory."""
     n = len(cols["l4"])
     stream, direction, reused = tcpindex.tcp_streams(cols)
-    if folder is None:
-        out = {**tcpindex.empty_analysis(n), **pdus.empty_tcp_pdu_columns(n)}
-    else:  # zeroed files: their values for packets without any are written below
-        out = {name: indexfiles.create(Path(folder) / f"{name}.npy", n, dtype)
-               for name, dtype in {**tcpindex.ANALYSIS_COLUMNS, **pdus.TCP_PDU_COLUMNS}.items()}
+    # Zeroed; the values of packets without any are written below (each half its own packets').
+    new = (lambda name, dtype: np.zeros(n, dtype=dtype)) if folder is None else (
+        lambda name, dtype: indexfiles.create(Path(folder) / f"{name}.npy", n, dtype))
+    out = {name: new(name, dtype)
+           for name, dtype in {**tcpindex.ANALYSIS_COLUMNS, **pdus.TCP_PDU_COLUMNS}.items()}
     rows = np.flatnonzero(stream >= 0)
     if len(rows) == 0:
         _no_segment(out, stream < 0)
@@ -162,15 +162,16 @@ def fill(out: dict[str, np.ndarray], part: Part, outcome: Outcome) -> StreamSumm
     dropped from this process's memory once written: the file has them); its summary."""
     values, summary, replayed, result = outcome
     tcpindex.fill_analysis(out, part.rows, values, _drop)
-    out["pdu_first"][part.rows] = -1  # then the replayed segments' values
+    for name, value in pdus.NO_PDU.items():  # then the replayed segments' values
+        out[name][part.rows] = value
     pdus.fill_tcp_pdu_columns(out, replayed, result, _drop)
     return summary
 
 
 def _no_segment(out: dict[str, np.ndarray], rows: np.ndarray) -> None:
     """The TCP columns' values of packets that are no analysed segment (the others are 0)."""
-    out["tcp_nxtseq"][rows] = -1
-    out["pdu_first"][rows] = -1
+    for name, value in {**tcpindex.NO_ANALYSIS, **pdus.NO_PDU}.items():
+        out[name][rows] = value
 
 
 def _drop(column: np.ndarray) -> None:

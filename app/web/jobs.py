@@ -40,7 +40,7 @@ class Jobs:
             )
         finally:
             self._running.pop(capture_id, None)
-            memory.release()  # what the build freed (app.core.memory keeps it for reuse)
+            memory.release()  # what the build freed, kept by this thread's heap otherwise
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,10 +1,13 @@
 """The packet index against tshark's fields for every corpus capture, and its storage on disk."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from app.core import index as index_module
+from app.core import indexfiles
 from app.core import layers
 from app.core.index import build_index
 from app.core.indexview import CaptureIndex
@@ -165,3 +168,17 @@ def test_a_discarded_build_leaves_no_spool(tmp_path):
     assert list((tmp_path / "spool").glob("*.npy"))
     builder.discard()
     assert not (tmp_path / "spool").exists()
+
+
+def test_a_spilled_build_saves_no_column_its_files_hold_already(tmp_path, monkeypatch):
+    # Decoded columns mapped from the build folder, and the TCP columns created there, are
+    # written in place: saving them again would copy every column once more.
+    saved: list[str] = []
+    real = indexfiles.save
+    monkeypatch.setattr(indexfiles, "save", lambda path, values: (saved.append(Path(path).stem),
+                                                                   real(path, values)))
+    monkeypatch.setattr(index_module, "SPILL_FROM", 1)
+    idx = build_index(CORPUS / "many-protocols.pcap", tmp_path / "spilled")
+    assert idx.n > 0 and saved
+    assert not {"offset", "ts_sec", "sport", "udp_stream", "tcp_seq", "tcp_analysis",
+                "pdu_role", "pdu_first"} & set(saved)

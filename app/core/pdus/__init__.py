@@ -4,8 +4,8 @@ Two parts: the TCP reassembly columns replay tshark's TCP reassembly (app.core.p
 every connection that carries a protocol which the summary knows to be PDU-based (HTTP, TLS,
 DNS over TCP, SMTP lines; found by port or by tshark's HTTP heuristic: ``tcp_candidates``),
 once the TCP analysis of their streams is known (app.core.tcppasses runs both); the
-``frame_columns``, which need no TCP analysis, match ICMP echo replies with their requests, finds the fragments of reassembled IP datagrams
-and the UDP conversations that are QUIC.  Nothing but small integers is stored:
+``frame_columns``, which need no TCP analysis, match ICMP echo replies with their requests,
+find the fragments of reassembled IP datagrams and the UDP conversations that are QUIC.  Nothing but small integers is stored:
 ``app.core.tcpcontext`` reads the payload bytes back from the capture when a row is shown.
 
 Columns (all per packet):
@@ -34,7 +34,7 @@ from .state import Result
 from .tcp import (ROLE_COMPLETE, ROLE_ERROR, ROLE_HIDDEN, ROLE_HTTP_SEEN, ROLE_HTTP_UNSEEN,
                   ROLE_MEMBER, ROLE_READ, ROLE_SEGMENT)
 
-__all__ = ["tcp_candidates", "empty_tcp_pdu_columns", "fill_tcp_pdu_columns", "frame_columns",
+__all__ = ["tcp_candidates", "TCP_PDU_COLUMNS", "NO_PDU", "fill_tcp_pdu_columns", "frame_columns",
            "ROLE_SEGMENT", "ROLE_COMPLETE", "ROLE_ERROR", "ROLE_HIDDEN", "ROLE_MEMBER",
            "ROLE_HTTP_SEEN", "ROLE_HTTP_UNSEEN", "ROLE_READ"]
 
@@ -81,15 +81,11 @@ def tcp_candidates(data: np.ndarray, cols: dict[str, np.ndarray],
     return rows[keep], key[keep].astype(np.uint8)
 
 
+# The columns of TCP reassembly, with their dtypes ...
 TCP_PDU_COLUMNS = {"pdu_role": "u1", "pdu_first": "i4", "pdu_seq": "u4", "pdu_tail": "u4",
                    "tls_version": "u2"}
-
-
-def empty_tcp_pdu_columns(n: int) -> dict[str, np.ndarray]:
-    """The columns of TCP reassembly (TCP_PDU_COLUMNS) of ``n`` packets no replay touched."""
-    out = {name: np.zeros(n, dtype=dt) for name, dt in TCP_PDU_COLUMNS.items()}
-    out["pdu_first"][:] = -1
-    return out
+# ... and their value for a packet no replay touched, where it is not 0
+NO_PDU = {"pdu_first": -1}
 
 
 def fill_tcp_pdu_columns(out: dict[str, np.ndarray], rows: np.ndarray, result: Result,

@@ -69,17 +69,14 @@ class ChunkState:
         self.pos = pos
 
 
-def request_or_response(line) -> tuple[str, bytes | int] | None:
-    """("request", method) / ("response", status code) for an HTTP start line, else None."""
+def start_line(line) -> tuple[bytes | None, int] | None:
+    """(method, 0) for an HTTP request line, (None, status code) for a status line, else None."""
     if line[:5] == b"HTTP/":
         code = bytes(line[9:12]) if line[8:9] == b" " else b""
-        return "response", int(code) if code.isdigit() else 0
+        return None, int(code) if code.isdigit() else 0
     space = line.find(b" ")
-    if space < 0:
-        space = len(line)
-    if bytes(line[:space]) not in _METHODS:
-        return None
-    return "request", bytes(line[:space])
+    method = bytes(line[:space] if space >= 0 else line)
+    return (method, 0) if method in _METHODS else None
 
 
 def http(buf, conv: HttpConversation, fin: bool, chunk: ChunkState | None = None,
@@ -133,7 +130,7 @@ def _message(buf, base: int, start: int, conv: HttpConversation,
         # CRLF lines so far but no empty line yet: the headers are incomplete, unless the
         # first line is complete and no start line at all.
         length = buf.find(b"\r\n", pos) - pos
-        if length < 0 or request_or_response(buf[pos:pos + length]) is not None:
+        if length < 0 or start_line(buf[pos:pos + length]) is not None:
             return 0, ONE_MORE, None
         return n - start, 0, None
     else:
@@ -141,16 +138,10 @@ def _message(buf, base: int, start: int, conv: HttpConversation,
         if length < 0:
             return 0, ONE_MORE, None
         line = buf[pos:pos + length]
-    # The start line (request_or_response, spelled out: this runs for every message)
-    if line[:5] == b"HTTP/":
-        method = None
-        code = bytes(line[9:12]) if line[8:9] == b" " else b""
-        code = int(code) if code.isdigit() else 0
-    else:
-        space = line.find(b" ")
-        method = bytes(line[:space] if space >= 0 else line)
-        if method not in _METHODS:
-            return n - start, 0, None       # "Continuation": the rest belongs to no message
+    kind = start_line(line)
+    if kind is None:
+        return n - start, 0, None           # "Continuation": the rest belongs to no message
+    method, code = kind
     body = not fin
     if method is None and (conv.method == b"HEAD" or code // 100 == 1 or code in (204, 304)
                            or (code // 100 == 2 and conv.method in _NO_BODY_METHODS)):

@@ -15,11 +15,11 @@ import numpy as np
 
 from app.core.tcp.model import ACK, SYN
 from app.core.tcp.prior import Prior
+from app.core.tcp.seqloop import MAX_UNACKED  # beyond it a SYN/FIN no longer counts one byte
 from app.core.tcp.vector import Layout
 
 M32 = 0xFFFFFFFF
 HALF = 0x80000000
-MAX_UNACKED = 10_000  # seqloop.MAX_UNACKED: beyond it a SYN/FIN no longer counts one byte
 
 
 def loop_rows(lay: Layout, prior: Prior, flags: np.ndarray, seq: np.ndarray, ack: np.ndarray,

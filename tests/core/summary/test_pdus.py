@@ -255,7 +255,11 @@ def test_echo_matching_agrees_with_summary_key(tmp_path):
     assert checked > 50
 
 
-def test_columns_of_an_empty_capture():
+def test_columns_of_an_empty_capture(tmp_path):
+    path = tmp_path / "empty.pcap"
+    path.write_bytes((CORPUS / "dpkt_http.pcap").read_bytes()[:24])  # the file header only
+    index = build_index(path, tmp_path / "index")
     cols = {"l4": np.zeros(0, np.uint8)}
-    out = {**pdus.empty_tcp_pdu_columns(0), **pdus.frame_columns(np.zeros(0, np.uint8), cols)}
+    out = {**{name: index[name] for name in pdus.TCP_PDU_COLUMNS},
+           **pdus.frame_columns(np.zeros(0, np.uint8), cols)}
     assert len(out) == 9 and all(len(v) == 0 for v in out.values())
