@@ -38,7 +38,7 @@ PARALLEL_FROM = 200_000
 REPLAY_WEIGHT = 2
 # The worker's share of the work (this process computes the frame columns meanwhile; the
 # worker finds its half's replay candidates itself).
-WORKER_SHARE = 0.53
+WORKER_SHARE = 0.52
 # The replay's columns that the analysis computes, with the analysis field giving each
 FROM_ANALYSIS = {"tcp_seq": "seq", "tcp_analysis": "analysis"}
 # The decoded columns the passes read
