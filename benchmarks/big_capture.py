@@ -67,6 +67,28 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def _spin(_: int) -> float:
+    t = time.perf_counter()
+    x = 0
+    for i in range(5_000_000):
+        x += i
+    return time.perf_counter() - t
+
+
+def core_balance() -> float:
+    """How much slower the slowest core is than the fastest, a spin loop run on every core at
+    once (1.0: all alike). The ratios against tshark assume alike cores: tshark runs on one,
+    Wirelens on two, so a virtual machine whose cores are throttled unevenly favours tshark."""
+    import multiprocessing  # noqa: PLC0415
+
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return 1.0
+    with multiprocessing.get_context("spawn").Pool(cores) as pool:
+        times = pool.map(_spin, range(cores))
+    return max(times) / min(times)
+
+
 def get(url: str) -> tuple[float, dict]:
     """(seconds until the whole response arrived, its JSON). The parsing is not timed: this
     client's json module takes longer over the 15 MB flow list than the server's answer."""
@@ -168,6 +190,7 @@ def main() -> int:
     path = args.file or generate(args.packets, args.work)
     size = path.stat().st_size
     print(f"capture: {path} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}")
+    balance = [core_balance()]
 
     tshark = None if args.no_tshark else run_tshark(path)
     if tshark:
@@ -201,6 +224,7 @@ def main() -> int:
                 break
             time.sleep(0.02)
         ready = time.perf_counter() - t0
+        balance.append(core_balance())
         if capture["status"] != "ready":
             sys.exit(f"indexing failed: {capture}")
         n = capture["packets"]
@@ -234,7 +258,14 @@ def main() -> int:
         server.wait()
 
     index_bytes = sum(p.stat().st_size for p in (data / "captures" / cid / "index").glob("*.npy"))
-    print(f"\npackets: {n}, index on disk: {index_bytes / n:.0f} bytes/packet\n")
+    print(f"\npackets: {n}, index on disk: {index_bytes / n:.0f} bytes/packet")
+    worst = max(balance)
+    print(f"cores alike: the slowest took {worst:.2f}x the fastest's time (before the upload "
+          f"and after indexing: {' / '.join(f'{b:.2f}' for b in balance)})")
+    if worst > 1.25:
+        print("WARNING: the cores ran at unequal speeds (a busy host): the ratios against "
+              "tshark, which uses one core, understate Wirelens, which uses two; run again")
+    print()
     print(f"| {'what':<52} | {'measured':>12} | {'target':>10} |")
     row("upload of the file over loopback", up_time, "s", 6.0 * size / 600e6)
     row("upload finished -> capture ready", ready, "s", tshark[0] / 6 if tshark else None)
