@@ -70,15 +70,18 @@ def boundary_after(reader: RecordReader, at: int, size: int, ts_range: tuple[int
     return None
 
 
-def decode_from(path: str, start: int, spool: str) -> "IndexBuilder":
+def decode_from(path: str, start: int, spool: str, limit: int | None = None) -> "IndexBuilder":
     """In the worker: decode the pcap file ``path`` from the record boundary ``start`` to its
-    end into the spool folder ``spool``; the builder goes back to the server."""
-    from app.core.index import IndexBuilder  # noqa: PLC0415 - index imports this module
+    end, or ``limit`` records, into the spool folder ``spool``; the builder goes back to the
+    server."""
+    from app.core.index import CHUNK, IndexBuilder  # noqa: PLC0415 - index imports this module
 
     builder = IndexBuilder(Path(path), spool=Path(spool), numbering=False)
     builder.reader.start_at(start)
-    while builder.step(final=True):
-        pass
+    while limit is None or builder.count < limit:
+        room = CHUNK if limit is None else min(CHUNK, limit - builder.count)
+        if not builder.step(final=True, max_records=room):
+            break
     return builder
 
 
@@ -86,10 +89,11 @@ def decode_rest(builder: "IndexBuilder", size: int, max_packets: int | None,
                 report: Callable[[], None]) -> None:
     """Decode the rest of ``builder``'s pcap file with the worker's help, when it is worth
     splitting (the caller decodes whatever is left afterwards, all or nothing of it)."""
+    from app.core.index import CHUNK  # noqa: PLC0415 - index imports this module
+
     reader = builder.reader
     left = size - reader.pos
-    if (left < SPLIT_FROM or builder._spool is None or reader._stopped
-            or (max_packets is not None and builder.count + left // 16 > max_packets)):
+    if left < SPLIT_FROM or builder._spool is None or reader._stopped:
         return
     if builder.count == 0 and not builder.step(final=False, max_records=FIRST):
         return
@@ -100,16 +104,28 @@ def decode_rest(builder: "IndexBuilder", size: int, max_packets: int | None,
     if middle is None:
         return
     spool = builder._spool.folder.with_name(builder._spool.folder.name + ".rest")
-    future = procpool.submit(decode_from, os.fspath(builder.capture_path), middle, os.fspath(spool))
+    # Neither half decodes past a packet limit: the server's memory is bounded by it.
+    limit = None if max_packets is None else max(0, max_packets - builder.count)
+    future = procpool.submit(decode_from, os.fspath(builder.capture_path), middle, os.fspath(spool),
+                             limit)
     if future is None:
         return
-    while reader.pos < middle and builder.step(final=False, end=middle):
+    while reader.pos < middle:
+        room = CHUNK if max_packets is None else min(CHUNK, max_packets - builder.count)
+        if room <= 0 or not builder.step(final=False, max_records=room, end=middle):
+            break
         report()
     rest = procpool.result(future, lambda: None)
-    if rest is not None and reader.pos == middle:
-        builder.absorb(rest)
-        report()
-    elif rest is not None:
+    if rest is None:
+        return
+    if limit is not None and (builder.count + rest.count > max_packets or rest.count >= limit):
+        # More packets than the server reads: the walk goes on alone, to the limit and its
+        # message (the worker's half may stop before the file's end).
+        rest.discard()
+    elif reader.pos != middle:
         log.warning("No record starts at byte %d of %s: decoded in one process", middle,
                     builder.capture_path)
         rest.discard()
+    else:
+        builder.absorb(rest)
+        report()

@@ -75,3 +75,43 @@ def test_boundaries_found_are_record_starts(name):
         if found is not None:
             assert found in starts, at
             assert found == min(s for s in starts if s >= at)
+
+
+def _split_build_limited(name, tmp_path, folder, max_packets, halves):
+    builder = IndexBuilder(CORPUS / name, spool=tmp_path / f"{folder}.spool")
+    absorbed = builder.absorb
+
+    def absorb(rest):
+        halves.append(rest.count)
+        return absorbed(rest)
+
+    builder.absorb = absorb
+    return build_index(CORPUS / name, tmp_path / folder, builder=builder, max_packets=max_packets)
+
+
+@pytest.mark.parametrize("name", ["many-protocols.pcap", "dpkt_http.pcap"])
+def test_a_packet_limit_far_above_the_capture_still_splits(name, tmp_path, monkeypatch):
+    at_once = build_index(CORPUS / name, tmp_path / "one")
+    monkeypatch.setattr(splitdecode, "SPLIT_FROM", 0)
+    monkeypatch.setattr(splitdecode, "FIRST", 2)
+    halves = []
+    # a limit below (bytes left) / 16, the smallest record, but above the packets there are
+    split = _split_build_limited(name, tmp_path, "two", at_once.n + 1, halves)
+    assert (CORPUS / name).stat().st_size // 16 > at_once.n + 1
+    assert halves and 0 < halves[0] < at_once.n
+    _same(split, at_once)
+
+
+@pytest.mark.parametrize("part", [0.1, 0.5, 0.7, 1.0])
+def test_a_split_decode_stops_at_the_packet_limit_like_one_walk(part, tmp_path, monkeypatch):
+    name = "many-protocols.pcap"
+    n = build_index(CORPUS / name, tmp_path / "all").n
+    limit = max(3, int(n * part))
+    one = build_index(CORPUS / name, tmp_path / "one", max_packets=limit)
+    monkeypatch.setattr(splitdecode, "SPLIT_FROM", 0)
+    monkeypatch.setattr(splitdecode, "FIRST", 2)
+    halves = []
+    split = _split_build_limited(name, tmp_path, "two", limit, halves)
+    assert split.n == min(n, limit)
+    _same(split, one)
+    assert bool(halves) == (limit >= n)  # absorbed only when the limit leaves the whole file
