@@ -1,11 +1,11 @@
 """A second process for the index passes that split by TCP stream.
 
-Streams are independent, so a pass can hand the streams of half its rows to a worker process and
-do the other half itself: on a machine with two cores that halves its wall time.  The worker is a
-single, reused process started on first need; it is spawned, never forked, because the server
-has threads (a fork would copy locks held by them).  Anything that goes wrong with it (no process
-allowed, a worker killed, data that cannot be pickled) only costs time: the caller then computes
-the same half itself.
+Streams are independent, so a pass can hand some of its streams to a worker process and do the
+others itself (app.core.tcppasses cuts them in pieces both take): on a machine with two cores
+that halves its wall time.  The worker is a single, reused process started on first need; it is
+spawned, never forked, because the server has threads (a fork would copy locks held by them).
+Anything that goes wrong with it (no process allowed, a worker killed, data that cannot be
+pickled) only costs time: the caller then computes the same part itself.
 
 A spawned process imports the program's main module, as multiprocessing documents: a script that
 builds indexes must keep its top level under ``if __name__ == "__main__":``.
@@ -186,15 +186,15 @@ def result(future: Future | None, here: Callable[[], Any]) -> Any:
     return here()
 
 
-def far_half(stream: np.ndarray, weights: np.ndarray | None = None,
-             share: float = 0.5) -> np.ndarray:
-    """For rows with the given stream numbers (>= 0): True for the rows of the streams that go
-    to the worker, about ``share`` of the rows (of their ``weights``, the work each row costs,
+def pieces(stream: np.ndarray, weights: np.ndarray | None = None, count: int = 2) -> np.ndarray:
+    """For rows with the given stream numbers (>= 0): the piece (0 to ``count`` - 1) of each,
+    pieces of about the same number of rows (of their ``weights``, the work each row costs,
     when given), never splitting a stream.
 
-    Streams are taken in number order and cut where the worker's share begins; the stream
-    across the cut goes to the side that holds most of it, so the imbalance is at most half
-    of its work."""
+    Streams are taken in number order; a stream across a cut goes to the piece that holds its
+    middle, so no piece is off by more than half of one stream's work."""
     counts = np.bincount(stream, weights)
-    before = np.cumsum(counts) - counts
-    return (before + counts / 2 > (1 - share) * counts.sum())[stream]
+    middle = np.cumsum(counts) - counts / 2
+    total = counts.sum()
+    piece = (middle * count // total).astype(np.int64) if total else np.zeros(len(counts), np.int64)
+    return np.minimum(piece, count - 1)[stream]

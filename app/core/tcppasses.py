@@ -1,13 +1,15 @@
 """The TCP passes of the index: sequence analysis, then reassembly replay, on two cores.
 
-Both passes work stream by stream, so from PARALLEL_FROM segments on the streams are cut in two
-halves of about the same work (procpool.far_half): a worker process analyses and then replays
-the far half while this process does the same with the near half.  Each half goes from one pass
-to the next without waiting for the other, and the worker gets one job.
+Both passes work stream by stream, so from PARALLEL_FROM segments on the streams are cut into
+PIECES pieces of about the same work (procpool.pieces).  This process takes pieces from the
+first on, a worker process from the last on, each piece going through both passes in the
+process that took it, until they meet: the work splits itself by how fast each process
+actually runs (a host may give one core much less time than the other), and the worker gets one
+job.  A piece is taken by creating its file in a folder both processes see (Claims).
 
-Little crosses between the processes: which packets make the half.  The worker reads the
+Little crosses between the processes: which packets make each piece.  The worker reads the
 payloads it replays from the capture file itself (they are most of the file), and when the
-index build keeps its columns in files (a big capture) it maps them too, gathers its half's
+index build keeps its columns in files (a big capture) it maps them too, gathers its pieces'
 input from them, and writes its rows of the analysis and PDU columns straight into the
 index's new column files: only its per-stream summary comes back.
 """
@@ -16,9 +18,11 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -30,15 +34,15 @@ from app.core.tcp import TcpSegments
 from app.core.tcp.analysis import StreamSummary, analyze_for_index, merge_summaries
 
 log = logging.getLogger("wirelens")
-# TCP segments from which half of the streams go to the worker process: below, starting and
-# feeding it costs about what it saves.
+# TCP segments from which the streams are cut in pieces for two processes: below, starting and
+# feeding the worker costs about what it saves.
 PARALLEL_FROM = 200_000
 # What replaying a segment with payload costs, counted in analysed segments (measured on the
-# generated 1M-packet capture: about 2 and 1 microseconds): the halves balance both passes.
+# generated 1M-packet capture: about 2 and 1 microseconds): pieces balance both passes.
 REPLAY_WEIGHT = 2
-# The worker's share of the work (this process computes the frame columns meanwhile; the
-# worker finds its half's replay candidates itself).
-WORKER_SHARE = 0.52
+# Pieces the streams are cut into: the processes finish within about one piece's work of each
+# other (a piece costs no measurable overhead at 16 on the generated 1M-packet capture).
+PIECES = 16
 # The replay's columns that the analysis computes, with the analysis field giving each
 FROM_ANALYSIS = {"tcp_seq": "seq", "tcp_analysis": "analysis"}
 # The decoded columns the passes read
@@ -48,7 +52,8 @@ DECODED = ("l4", "ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_le
 
 @dataclass
 class Half:
-    """What one process needs for its half of the streams."""
+    """What one process needs for one piece of the streams (the whole of them, or its half,
+    when they are not cut in pieces)."""
 
     segments: TcpSegments       # the analysis input
     rows: np.ndarray            # replay candidates (packets from 0), by stream, frame order within
@@ -59,19 +64,19 @@ class Half:
 
 @dataclass
 class Part:
-    """Which packets make one half, and where their columns are: each process gathers its own
-    half (the columns of a big capture are mapped files, which the worker maps too)."""
+    """Which packets make one piece, and where their columns are: each process gathers its own
+    pieces (the columns of a big capture are mapped files, which the worker maps too)."""
 
     cols: dict[str, np.ndarray]  # the DECODED columns of every packet
     stream: np.ndarray           # ... their tcp.stream (-1: not TCP), direction and port reuse
     direction: np.ndarray
     reused: np.ndarray
-    rows: np.ndarray             # the half's TCP packets, ascending
-    t0: int                      # the capture's first TCP second: one time origin for both halves
+    rows: np.ndarray             # the piece's TCP packets, ascending
+    t0: int                      # the capture's first TCP second: one time origin for all pieces
     out: dict[str, np.ndarray] | None  # the TCP column files to fill (None: in memory there)
 
     def gather(self, data: np.ndarray, release: Callable[[], None] | None = None) -> Half:
-        """The half's analysis input and replay candidates; ``data``: the capture's bytes."""
+        """The piece's analysis input and replay candidates; ``data``: the capture's bytes."""
         c, keys = pdus.tcp_candidates(data, {**self.cols, "tcp_stream": self.stream},
                                       release or (lambda: None), among=self.rows)
         by_connection = np.argsort(self.stream[c], kind="stable")  # frame order within each
@@ -88,6 +93,39 @@ class Part:
 Outcome = tuple[dict[str, np.ndarray], StreamSummary, np.ndarray, Result]
 
 
+@dataclass
+class Claims:
+    """The pieces taken so far: a piece belongs to the process that creates its file first
+    (an atomic step of the file system that both processes see)."""
+
+    folder: str
+
+    @classmethod
+    def new(cls) -> "Claims":
+        return cls(tempfile.mkdtemp(prefix="wirelens-pieces-"))
+
+    def take(self, piece: int) -> bool:
+        try:
+            os.close(os.open(os.path.join(self.folder, str(piece)),
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class Done:
+    """What a process did: its pieces, the per-stream summary of their streams and, unless it
+    wrote them into the column files itself, the outcome of their rows."""
+
+    pieces: list[int]
+    summary: StreamSummary
+    outcome: Outcome | None
+
+
 def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
                 release: Callable[[], None] = lambda: None,
                 capture: str | os.PathLike | None = None,
@@ -97,13 +135,13 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
     app.core.pdus) and the per-stream summary arrays.
 
     ``capture``: the path of the file ``data`` maps; without it (nothing for a worker to read)
-    everything runs here.  ``meanwhile`` runs once this process's half is done, before it waits
-    for the worker's (always runs).  ``folder``: where the analysis and PDU columns are created
-    as files (the worker then fills its rows itself, and nothing is copied back); without it
-    they are kept in memory."""
+    everything runs here.  ``meanwhile`` runs before this process takes its first piece, while
+    the worker starts (always runs).  ``folder``: where the analysis and PDU
+    columns are created as files (the worker then fills its rows itself, and nothing is copied
+    back); without it they are kept in memory."""
     n = len(cols["l4"])
     stream, direction, reused = tcpindex.tcp_streams(cols)
-    # Zeroed; the values of packets without any are written below (each half its own packets').
+    # Zeroed; the values of packets without any are written below (each piece its own packets').
     new = (lambda name, dtype: np.zeros(n, dtype=dtype)) if folder is None else (
         lambda name, dtype: indexfiles.create(Path(folder) / f"{name}.npy", n, dtype))
     out = {name: new(name, dtype)
@@ -113,58 +151,96 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         _no_segment(out, stream < 0)
         meanwhile()
         return {"tcp_stream": stream, "tcp_dir": direction, **out}, {}
-    far = np.zeros(len(rows), dtype=bool)
+    piece = np.zeros(len(rows), dtype=np.int64)
     if len(rows) >= PARALLEL_FROM and capture is not None:
         # a segment with payload is (nearly always) replayed as well as analysed
         weights = 1 + REPLAY_WEIGHT * (cols["pl_len"][rows] > 0)
-        far = procpool.far_half(stream[rows], weights, WORKER_SHARE)
-        if far.all():
-            far[:] = False
+        piece = procpool.pieces(stream[rows], weights, PIECES)
     decoded = {name: cols[name] for name in DECODED}
     t0 = int(cols["ts_sec"][rows[0]])
-
-    def part(side: bool) -> Part:
-        return Part(decoded, stream, direction, reused, rows[far == side], t0,
-                    out if folder is not None else None)
-
-    parts = [part(True)] if far.any() else []
-    future = None
-    if parts:
-        # The far half first, so that the worker starts as early as possible: it gathers its
-        # half itself, from the same (mapped) columns.
+    parts = [Part(decoded, stream, direction, reused, rows[piece == k], t0,
+                  out if folder is not None else None) for k in np.unique(piece).tolist()]
+    claims = future = None
+    if len(parts) > 1:
+        # The worker first, so that it starts as early as possible: it gathers its pieces
+        # itself, from the same (mapped) columns.
         with payloads.reader(data, None) as indexed:  # the bytes indexed, not the file now
             mark = payloads.fingerprint(indexed, len(data))
-        future = procpool.submit(half_in_worker, os.fspath(capture), len(data), mark, parts[0])
-    parts.insert(0, part(False))
-    _no_segment(out, stream < 0)  # each half fills its own packets, and no half these
-    with payloads.reader(data, capture) as read:
-        near = parts[0].gather(data, release)
-        if len(parts) > 1:
-            indexfiles.drop_pages(cols)  # what the passes need of them is in the halves now
-        summaries = [fill(out, parts[0], run_half(near, read, release))]
-        del near
-        meanwhile()
-        if len(parts) > 1:
-            back = procpool.result(
-                future, lambda: run_half(parts[1].gather(data, release), read, release))
-            # the worker fills the column files itself; columns in memory are filled here
-            summaries.append(back if isinstance(back, StreamSummary) else fill(out, parts[1], back))
-            del future
+        claims = Claims.new()
+        future = procpool.submit(pieces_in_worker, os.fspath(capture), len(data), mark, parts,
+                                 claims)
+    _no_segment(out, stream < 0)  # each piece fills its own packets, and no piece these
+    meanwhile()  # while the worker starts: it takes more pieces meanwhile
+    size = int(stream.max()) + 1
+    try:
+        with payloads.reader(data, capture) as read:
+            # the worker's first piece is its own: it does at least that much, even when late
+            mine = range(len(parts) - 1) if future is not None else range(len(parts))
+            done = [_outcome(parts, _take(parts, mine, claims, data, read, release), size)]
+            summaries = [fill(out, parts, done[0])]
+            if future is not None:
+                back = procpool.result(future, lambda: None)
+                if back is None:  # the worker failed: whatever it took is done here
+                    left = [k for k in range(len(parts)) if k not in done[0].pieces]
+                    back = _outcome(parts, _take(parts, left, None, data, read, release), size)
+                # the worker fills the column files itself; columns in memory are filled here
+                summaries.append(back.summary if back.outcome is None else fill(out, parts, back))
+                done.append(back)
+                del future
+    finally:
+        if claims is not None:
+            claims.remove()
     out.update(tcp_stream=stream, tcp_dir=direction)
-    if len(parts) == 1:
+    if len(done) == 1:
         return out, summaries[0]
-    streams = [np.unique(stream[part.rows]) for part in parts]
-    return out, merge_summaries(list(zip(streams, summaries)), int(stream.max()) + 1)
+    ids = [np.unique(stream[_rows(parts, d.pieces)]) for d in done]
+    return out, merge_summaries(list(zip(ids, summaries)), size)
 
 
-def fill(out: dict[str, np.ndarray], part: Part, outcome: Outcome) -> StreamSummary:
-    """Write a half's outcome into the TCP columns ``out`` (the pages of a column file are
-    dropped from this process's memory once written: the file has them); its summary."""
-    values, summary, replayed, result = outcome
-    tcpindex.fill_analysis(out, part.rows, values, _drop)
-    for name, value in pdus.NO_PDU.items():  # then the replayed segments' values
-        out[name][part.rows] = value
-    pdus.fill_tcp_pdu_columns(out, replayed, result, _drop)
+def _rows(parts: list[Part], pieces: list[int]) -> np.ndarray:
+    """The packets of the given pieces, one piece after the other."""
+    return np.concatenate([np.zeros(0, np.int64)] + [parts[k].rows for k in pieces])
+
+
+def _take(parts: list[Part], order: Iterable[int], claims: Claims | None, data: np.ndarray,
+          read: pdutcp.Read, release: Callable[[], None] = lambda: None) -> list[tuple[int, Outcome]]:
+    """Gather and run the pieces in ``order`` while they can be taken (all of them without
+    ``claims``): the pieces taken, with their outcomes."""
+    done = []
+    for k in order:
+        if claims is not None and not claims.take(k):
+            break  # the other process took it, and the ones beyond it before
+        half = parts[k].gather(data, release)
+        if claims is not None:
+            indexfiles.drop_pages(parts[k].cols)  # what the piece needs of them is in ``half``
+        done.append((k, run_half(half, read, release)))
+        del half
+    return done
+
+
+def _outcome(parts: list[Part], done: list[tuple[int, Outcome]], size: int) -> Done:
+    """The outcomes of the pieces ``done`` as one, their rows one piece after the other."""
+    pieces = [k for k, _ in done]
+    outcomes = [o for _, o in done]
+    names = outcomes[0][0].keys() if outcomes else ()
+    values = {name: np.concatenate([o[0][name] for o in outcomes]) for name in names}
+    ids = [np.unique(parts[k].stream[parts[k].rows]) for k in pieces]
+    summary = merge_summaries([(i, o[1]) for i, o in zip(ids, outcomes)], size)
+    replayed = np.concatenate([np.zeros(0, np.int64)] + [o[2] for o in outcomes])
+    return Done(pieces, summary, (values, summary, replayed, Result.joined([o[3] for o in outcomes])))
+
+
+def fill(out: dict[str, np.ndarray], parts: list[Part], done: Done) -> StreamSummary:
+    """Write the outcome of the pieces ``done`` into the TCP columns ``out`` (the pages of a
+    column file are dropped from this process's memory once written: the file has them); their
+    summary."""
+    values, summary, replayed, result = done.outcome
+    if done.pieces:
+        rows = _rows(parts, done.pieces)
+        tcpindex.fill_analysis(out, rows, values, _drop)
+        for name, value in pdus.NO_PDU.items():  # then the replayed segments' values
+            out[name][rows] = value
+        pdus.fill_tcp_pdu_columns(out, replayed, result, _drop)
     return summary
 
 
@@ -195,10 +271,11 @@ def run_half(half: Half, read: pdutcp.Read, release: Callable[[], None] = lambda
     return values, summary, half.rows, result
 
 
-def half_in_worker(path: str, size: int, fingerprint: int, part: Part) -> StreamSummary | Outcome:
-    """In the worker: gather ``part`` and ``run_half`` it, reading the capture at ``path``,
-    whose first ``size`` bytes were indexed.  Its TCP columns are filled here when they are
-    files (the summary comes back), else its outcome goes back to be filled there."""
+def pieces_in_worker(path: str, size: int, fingerprint: int, parts: list[Part],
+                     claims: Claims) -> Done:
+    """In the worker: take the pieces ``parts`` from the last on, reading the capture at
+    ``path``, whose first ``size`` bytes were indexed.  Their TCP columns are filled here when
+    they are files (the summary goes back), else their outcome goes back to be filled there."""
     with payloads.reader(None, path) as read:
         # A capture replaced or cut since it was indexed would give other roles, silently.
         if os.path.getsize(path) < size or payloads.fingerprint(read, size) != fingerprint:
@@ -206,11 +283,10 @@ def half_in_worker(path: str, size: int, fingerprint: int, part: Part) -> Stream
         with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
             data = np.frombuffer(mm, dtype=np.uint8)
             try:
-                half = part.gather(data)
+                done = _take(parts, range(len(parts) - 1, -1, -1), claims, data, read)
             finally:
                 del data  # the map cannot close while a view of it is alive
-        indexfiles.drop_pages(part.cols)  # what the passes need of them is in the half now
-        outcome = run_half(half, read)
-    if part.out is not None:
-        return fill(part.out, part, outcome)
+    outcome = _outcome(parts, done, int(parts[0].stream.max()) + 1)
+    if parts[0].out is not None:
+        return Done(outcome.pieces, fill(parts[0].out, parts, outcome), None)
     return outcome

@@ -147,6 +147,15 @@ class Result:
         self.tls = np.zeros(n, dtype=np.uint16)
         self.tail = np.zeros(n, dtype=np.int64)
 
+    @classmethod
+    def joined(cls, results: list["Result"]) -> "Result":
+        """The outcomes of several results' candidates, one after the other."""
+        out = cls(0)
+        for name in cls.__slots__:
+            setattr(out, name, np.concatenate([getattr(out, name)]
+                                              + [getattr(r, name) for r in results]))
+        return out
+
     def part(self, lo: int, hi: int) -> "Result":
         """The outcomes of candidates lo..hi-1, written through to this result."""
         view = Result(0)

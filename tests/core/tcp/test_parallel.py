@@ -136,11 +136,12 @@ def test_worker_maps_the_columns_a_big_capture_keeps_on_disk_and_fills_its_rows(
         mapped.append(all(isinstance(v, np.memmap) for v in part.cols.values()))
         return gathered(part, data, release)
 
-    monkeypatch.setattr(tcppasses.Part, "gather", gather)  # seen here: the near half's
+    monkeypatch.setattr(tcppasses.Part, "gather", gather)  # seen here: this process's pieces
     split = index(RICH, tmp_path / "split")
-    assert mapped == [True] and [fn for fn, _f in jobs] == ["half_in_worker"]
+    assert mapped and all(mapped) and [fn for fn, _f in jobs] == ["pieces_in_worker"]
     # the worker wrote its rows into the index's column files: only its summary came back
-    assert isinstance(jobs[0][1].result(), StreamSummary)
+    done = jobs[0][1].result()
+    assert done.pieces and done.outcome is None and isinstance(done.summary, StreamSummary)
     _assert_same_index(split, alone)
 
 
@@ -154,12 +155,47 @@ def test_column_files_filled_by_one_process_equal_columns_in_memory(name, tmp_pa
     assert jobs == []
 
 
-def test_one_job_runs_both_passes_of_the_far_half(tmp_path, monkeypatch, index, jobs):
+def test_one_job_runs_both_passes_of_the_worker_pieces(tmp_path, monkeypatch, index, jobs):
     _set_thresholds(monkeypatch, 1)
     index(RICH, tmp_path / "split")
-    assert [fn for fn, _f in jobs] == ["half_in_worker"]
-    values, _summary, replayed, result = jobs[0][1].result()
+    assert [fn for fn, _f in jobs] == ["pieces_in_worker"]
+    done = jobs[0][1].result()
+    assert done.pieces[0] == tcppasses.PIECES - 1  # the last piece is always the worker's
+    values, _summary, replayed, result = done.outcome
     assert len(values["seq"]) > 100 and len(replayed) > 100  # it analysed and replayed
+
+
+def test_pieces_are_taken_from_both_ends_until_the_processes_meet(tmp_path, monkeypatch, index,
+                                                                  jobs):
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    here: list[list[int]] = []
+    taken = tcppasses._take
+
+    def take(parts, order, claims, *args):
+        done = taken(parts, order, claims, *args)
+        here.append([k for k, _ in done])
+        return done
+
+    monkeypatch.setattr(tcppasses, "_take", take)  # seen here: this process's pieces
+    split = index(RICH, tmp_path / "split")
+    worker = jobs[0][1].result().pieces
+    assert here[0] == list(range(len(here[0])))
+    assert worker == list(range(tcppasses.PIECES - 1, tcppasses.PIECES - 1 - len(worker), -1))
+    assert sorted(here[0] + worker) == list(range(tcppasses.PIECES))
+    _assert_same_index(split, alone)
+
+
+@pytest.mark.parametrize("head_start", [0, 1, 15])
+def test_claims_let_each_piece_go_to_one_process(head_start):
+    claims = tcppasses.Claims.new()
+    try:
+        taken = [k for k in range(head_start) if claims.take(k)]
+        assert taken == list(range(head_start))
+        assert [k for k in range(16) if claims.take(k)] == list(range(head_start, 16))
+        assert not any(claims.take(k) for k in range(16))
+    finally:
+        claims.remove()
+    assert not Path(claims.folder).exists()
 
 
 def test_no_worker_process_builds_the_index_in_this_process(tmp_path, monkeypatch, index, jobs,
@@ -208,10 +244,10 @@ def test_broken_worker_process_is_replaced_and_its_part_computed_here(tmp_path, 
 
 def test_job_the_worker_cannot_receive_is_computed_here(tmp_path, monkeypatch, index, jobs,
                                                         caplog):
-    real = tcppasses.half_in_worker
+    real = tcppasses.pieces_in_worker
     alone = _alone(RICH, tmp_path, index, monkeypatch)
     # a local function cannot be pickled: the job fails on its way to the worker
-    monkeypatch.setattr(tcppasses, "half_in_worker", lambda *args: real(*args))
+    monkeypatch.setattr(tcppasses, "pieces_in_worker", lambda *args: real(*args))
     with caplog.at_level(logging.WARNING, logger="wirelens"):
         split = index(RICH, tmp_path / "split")  # and the capture's mmap could be closed
     assert jobs[0][1].exception() is not None
@@ -260,20 +296,23 @@ def test_warming_the_worker_loads_the_index_passes(monkeypatch):
     assert {"app.core.tcppasses", "app.core.splitdecode"} <= set(modules)
 
 
-def test_far_half_keeps_streams_whole_and_balances_rows():
+def test_pieces_keep_streams_whole_and_balance_rows():
     stream = np.repeat(np.arange(6), [5, 1, 3, 2, 4, 5])[np.random.default_rng(1).permutation(20)]
-    far = procpool.far_half(stream)
-    assert not set(stream[far]) & set(stream[~far])
-    assert set(stream[far]) == {4, 5} and far.sum() == 9
-    assert not procpool.far_half(np.zeros(7, dtype=np.int64)).all()  # one stream stays here
+    piece = procpool.pieces(stream)
+    assert not set(stream[piece == 1]) & set(stream[piece == 0])
+    # stream 3 holds rows 9-10 of 20: its middle, 10, is in the second piece
+    assert set(stream[piece == 1]) == {3, 4, 5} and (piece == 1).sum() == 11
+    assert len(set(procpool.pieces(np.zeros(7, dtype=np.int64)).tolist())) == 1  # one stream
+    many = procpool.pieces(np.arange(64), count=16)
+    assert np.bincount(many).tolist() == [4] * 16 and (np.diff(many) >= 0).all()
 
 
-def test_far_half_balances_weighted_work_and_a_given_share():
+def test_pieces_balance_weighted_work():
     stream = np.repeat(np.arange(6), [5, 1, 3, 2, 4, 5])
     heavy = np.where(stream == 5, 3.0, 1.0)  # stream 5 is half of the work
-    assert set(stream[procpool.far_half(stream, heavy)]) == {5}
-    assert set(stream[procpool.far_half(stream, share=0.75)]) == {1, 2, 3, 4, 5}
-    assert set(stream[procpool.far_half(stream, share=0.25)]) == {5}
+    assert set(stream[procpool.pieces(stream, heavy) == 1]) == {5}
+    four = procpool.pieces(stream, heavy, count=4)
+    assert set(stream[four == 3]) == {5} and set(stream[four == 0]) == {0, 1}
 
 
 def test_duplicate_ack_before_any_new_ack_points_at_no_frame():
