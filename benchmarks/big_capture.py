@@ -212,17 +212,17 @@ def main() -> int:
         cid = capture["id"]
         t0 = time.perf_counter()
         first_rows = None
-        while True:
-            _, capture = get(f"{base}/api/captures/{cid}")
-            if first_rows is None and capture["status"] in ("ready", "indexing"):
-                try:
-                    get(f"{base}/api/captures/{cid}/packets?limit=100")
-                    first_rows = time.perf_counter() - t0
-                except urllib.error.HTTPError:
-                    pass
-            if capture["status"] != "indexing":
-                break
-            time.sleep(0.02)
+        while first_rows is None and capture["status"] in ("ready", "indexing"):
+            try:
+                get(f"{base}/api/captures/{cid}/packets?limit=100")
+                first_rows = time.perf_counter() - t0
+            except urllib.error.HTTPError:  # no row decoded yet
+                time.sleep(0.02)
+                _, capture = get(f"{base}/api/captures/{cid}")
+        # The server answers as soon as indexing ends: no polling (which would take CPU time
+        # from the indexing it measures).
+        while capture["status"] == "indexing":
+            _, capture = get(f"{base}/api/captures/{cid}?wait=60")
         ready = time.perf_counter() - t0
         balance.append(core_balance())
         if capture["status"] != "ready":

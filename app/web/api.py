@@ -1,6 +1,7 @@
 """JSON routes for the library, packets and packet details (see docs: the HTTP contract)."""
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,6 +18,7 @@ from app.web.uploads import store_upload
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422)}
 router = APIRouter(prefix="/api", responses=ERRORS)
 
+MAX_WAIT = 60  # seconds a request may wait for indexing to end
 FilterParam = Annotated[str | None, Query(description="A Wireshark display filter.", max_length=65536)]
 
 
@@ -39,8 +41,18 @@ async def upload_capture(request: Request, captures: CapturesDep, jobs: JobsDep)
 
 
 @router.get("/captures/{capture_id}", response_model=Capture, tags=["captures"])
-async def get_capture(capture_id: str, captures: CapturesDep) -> dict:
-    return (await run_in_threadpool(captures.library.get, capture_id)).as_dict()
+async def get_capture(capture_id: str, captures: CapturesDep, jobs: JobsDep,
+                      wait: Annotated[float, Query(
+                          ge=0, le=MAX_WAIT,
+                          description="Seconds to wait for a capture still being indexed to be "
+                                      "ready (or fail) before answering; the answer comes as soon "
+                                      "as it is, so a script need not poll.")] = 0) -> dict:
+    record = await run_in_threadpool(captures.library.get, capture_id)
+    ended = jobs.ended(capture_id) if record.status == "indexing" and wait > 0 else None
+    if ended is not None:
+        await asyncio.wait([asyncio.wrap_future(ended)], timeout=wait)
+        record = await run_in_threadpool(captures.library.get, capture_id)
+    return record.as_dict()
 
 
 @router.delete("/captures/{capture_id}", status_code=204, tags=["captures"])

@@ -20,16 +20,24 @@ class Jobs:
         self.captures = captures
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index")
         self._running: dict[str, Future] = {}
+        self._ended: dict[str, Future] = {}  # per capture: done when its indexing has ended
+
+    def ended(self, capture_id: str) -> Future | None:
+        """A future done once the capture's current index job has ended (its status is then
+        ``ready`` or ``error``); None when no job of it runs or waits."""
+        return self._ended.get(capture_id)
 
     def index(self, capture_id: str, builder: IndexBuilder | None = None) -> Future:
         """Index a capture; ``builder`` continues what was read of it while it arrived."""
         # Handed over in a list the job empties: the pool keeps a job's arguments until the
         # job is done, and the builder's memory should be gone before the job trims the heap.
-        future = self._pool.submit(self._run, capture_id, [builder])
+        ended: Future = Future()
+        self._ended[capture_id] = ended
+        future = self._pool.submit(self._run, capture_id, [builder], ended)
         self._running[capture_id] = future
         return future
 
-    def _run(self, capture_id: str, handed: list):
+    def _run(self, capture_id: str, handed: list, ended: Future):
         try:
             return self.captures.index(capture_id, builder=handed.pop())
         except Exception:  # a fault in indexing must not kill the worker thread
@@ -40,6 +48,9 @@ class Jobs:
             )
         finally:
             self._running.pop(capture_id, None)
+            if self._ended.get(capture_id) is ended:
+                del self._ended[capture_id]
+            ended.set_result(None)  # before the heap is trimmed: waiting clients answer now
             memory.release()  # what the build freed, kept by this thread's heap otherwise
 
     def shutdown(self) -> None:

@@ -1,7 +1,6 @@
 """An in-process app over a fresh data dir, and a helper that uploads and waits for the index."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,5 @@ def upload(client: TestClient, path: Path, name: str | None = None, wait: bool =
     assert r.status_code == 201, r.text
     capture = r.json()
     while wait and capture["status"] == "indexing":
-        time.sleep(0.02)
-        capture = client.get(f"/api/captures/{capture['id']}").json()
+        capture = client.get(f"/api/captures/{capture['id']}", params={"wait": 30}).json()
     return capture

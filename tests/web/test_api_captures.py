@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app.core.capture import Captures
 from app.main import create_app
 from tests.reference import CORPUS
 from tests.web.conftest import upload
@@ -132,3 +136,53 @@ def test_openapi_documents_every_json_route(client):
     schema = client.get("/openapi.json").json()
     api_routes = {r.path for r in client.app.routes if getattr(r, "path", "").startswith("/api/")}
     assert api_routes <= set(schema["paths"])
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Indexing waits until the returned event is set (a big capture, as a script sees it)."""
+    release = threading.Event()
+    real = Captures.index
+
+    def index(self, *args, **kwargs):
+        release.wait(30)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Captures, "index", index)
+    yield release
+    release.set()
+
+
+def test_waiting_for_a_capture_answers_when_it_is_ready(client, held):
+    capture = upload(client, CORPUS / "dpkt_http.pcap", wait=False)
+    url = f"/api/captures/{capture['id']}"
+    assert client.get(url).json()["status"] == "indexing"
+    assert client.get(url, params={"wait": 0.2}).json()["status"] == "indexing"  # timed out
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(client.get(url, params={"wait": 30})))
+    started = time.monotonic()
+    waiting.start()
+    time.sleep(0.3)
+    assert not answers  # still waiting: the capture is still being indexed
+    held.set()
+    waiting.join(60)
+    assert time.monotonic() - started < 30  # answered when ready, not at the timeout
+    assert answers[0].status_code == 200
+    assert answers[0].json()["status"] == "ready" and answers[0].json()["packets"] == 43
+    assert client.get(url, params={"wait": 30}).json()["status"] == "ready"  # at once, when ready
+
+
+def test_waiting_for_a_failing_capture_answers_with_its_error(client, held, tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((CORPUS / "dpkt_http.pcap").read_bytes()[:30])  # no whole packet
+    capture = upload(client, cut, wait=False)
+    held.set()
+    answer = client.get(f"/api/captures/{capture['id']}", params={"wait": 30}).json()
+    assert answer["status"] == "error" and answer["error"]
+
+
+@pytest.mark.parametrize("wait", ["-1", "61", "soon"])
+def test_a_bad_wait_is_a_422_that_says_so(client, wait):
+    capture = upload(client, CORPUS / "dpkt_http.pcap")
+    r = client.get(f"/api/captures/{capture['id']}", params={"wait": wait})
+    assert r.status_code == 422 and "wait" in r.text
