@@ -108,6 +108,11 @@ class IndexSource:
         fn = COLUMNS.get(name)
         return None if fn is None else fn(self)
 
+    def coded_column(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(present, code, table) of every packet for the CODED fields, else None."""
+        fn = CODED.get(name)
+        return None if fn is None else fn(self)
+
     def present(self, name: str) -> np.ndarray | None:
         return self.present_within(name, None)
 
@@ -162,6 +167,22 @@ def _ip_any(s: IndexSource, column: str, version: int):
     if version == 4:
         return rows_arr, np.asarray(values, dtype=np.uint32)[order]
     return rows_arr, np.stack(values)[order]
+
+
+def _ip_coded(s: IndexSource, column: str, version: int):
+    """The first IP header's addresses as codes into the capture's address table, or None when
+    packets hold more than one (see _ip_any). The codes are the index's address ids, so the
+    IPv6 table starts with a placeholder row per IPv4 address."""
+    several = (s.col("flags") & (layers.F_TUNNEL | layers.F_QUOTED)) != 0
+    if s.lazy is not None and several.any():
+        return None
+    ids = s.col(f"ip_{column}")
+    n4 = len(s.index.addr4)
+    if version == 4:
+        present = s.l3(4) & (ids >= 0) & (ids < n4)
+        return present, ids, np.asarray(s.index.addr4).astype(np.uint32)
+    table = np.concatenate([np.zeros((n4, 16), np.uint8), np.asarray(s.index.addr6, np.uint8)])
+    return s.l3(6) & (ids >= n4), ids, table
 
 
 def _flag_bit(bit: int) -> ColumnGetter:
@@ -255,6 +276,14 @@ COLUMNS: dict[str, ColumnGetter] = {
     "tcp.flags.ecn": _flag_bit(0x040),
 }
 FIELDS.update({name: _occurrences(column) for name, column in COLUMNS.items()})
+
+# Fields a packet holds at most once whose values repeat (addresses): (present, code, table)
+# of every packet, ``table[code]`` its value where present. A comparison with a constant is made on the
+# table, then looked up per packet (IndexSource.coded_column); the occurrences are in FIELDS.
+CODED: dict[str, Callable[[IndexSource], tuple[np.ndarray, np.ndarray, np.ndarray] | None]] = {
+    "ip.src": lambda s: _ip_coded(s, "src", 4), "ip.dst": lambda s: _ip_coded(s, "dst", 4),
+    "ipv6.src": lambda s: _ip_coded(s, "src", 6), "ipv6.dst": lambda s: _ip_coded(s, "dst", 6),
+}
 
 # Protocols whose presence the index answers without looking at payloads.
 PRESENCE: dict[str, Callable[[IndexSource], np.ndarray]] = {

@@ -7,6 +7,7 @@ the list stays true).
 from __future__ import annotations
 
 import csv
+import ipaddress
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +91,53 @@ WHOLE_COLUMN_FILTERS = [
 def test_comparisons_on_whole_columns_equal_the_occurrence_lists(name, views, monkeypatch):
     # IndexSource.column answers comparisons with a constant from the whole column; the
     # occurrence lists (what every other test uses) must give the same packets.
-    view = views(name)
-    fast = [compile_filter(text).evaluate(view.source) for text in WHOLE_COLUMN_FILTERS]
+    _assert_fast_path_agrees(views(name), WHOLE_COLUMN_FILTERS, "column", monkeypatch)
+
+
+def _assert_fast_path_agrees(view: CaptureView, texts: list[str], method: str, monkeypatch):
+    """Every filter gives the same packets with IndexSource's ``method`` and without it."""
+    fast = [compile_filter(text).evaluate(view.source) for text in texts]
     used = []
-    monkeypatch.setattr(IndexSource, "column", lambda self, field: used.append(field))
-    slow = [compile_filter(text).evaluate(view.source) for text in WHOLE_COLUMN_FILTERS]
+    monkeypatch.setattr(IndexSource, method, lambda self, field: used.append(field))
+    slow = [compile_filter(text).evaluate(view.source) for text in texts]
     assert used  # the fast path was asked, and declined here
-    for text, a, b in zip(WHOLE_COLUMN_FILTERS, fast, slow):
+    for text, a, b in zip(texts, fast, slow):
         assert np.array_equal(a, b), text
+
+
+def _address_filters(view: CaptureView) -> list[str]:
+    """Comparisons of the address fields with addresses of the capture (its first, middle and
+    last address of each version), their subnets, orderings and an address it does not have."""
+    index = view.index
+    texts = ["ip.src == 192.0.2.77", "ipv6.dst != 2001:db8::77", "ip.addr == 0.0.0.0/0"]
+    v4 = [str(ipaddress.IPv4Address(int(a))) for a in np.asarray(index.addr4)]
+    v6 = [str(ipaddress.IPv6Address(bytes(a))) for a in np.asarray(index.addr6)]
+    for a in v4[:1] + v4[len(v4) // 2:len(v4) // 2 + 1] + v4[-1:]:
+        texts += [f"ip.src == {a}", f"ip.dst != {a}", f"ip.addr == {a}", f"ip.addr != {a}",
+                  f"ip.src === {a}", f"ip.dst !== {a}", f"ip.src > {a}", f"{a} >= ip.dst",
+                  f"ip.addr == {a}/16", f"ip.dst != {a}/24", f"!(ip.src == {a}) && tcp"]
+    for a in v6[:1] + v6[-1:]:
+        texts += [f"ipv6.src == {a}", f"ipv6.addr != {a}", f"ipv6.dst == {a}/64",
+                  f"ipv6.src < {a}", f"ipv6.addr === {a}"]
+    return texts
+
+
+@pytest.mark.parametrize("name", capture_names())
+def test_address_comparisons_on_coded_columns_equal_the_occurrence_lists(name, views,
+                                                                          monkeypatch):
+    # IndexSource.coded_column compares an address with the capture's address table once; the
+    # occurrence lists must give the same packets.
+    view = views(name)
+    _assert_fast_path_agrees(view, _address_filters(view), "coded_column", monkeypatch)
+
+
+def test_coded_columns_answer_without_occurrence_lists(views, monkeypatch):
+    view = views("many-protocols.pcap")
+    expected = compile_filter("ip.addr == 192.168.1.1 || ipv6.src == ::").evaluate(view.source)
+    view.source._cache.clear()
+    built = []
+    real = IndexSource.values_within
+    monkeypatch.setattr(IndexSource, "values_within",
+                        lambda self, field, within: built.append(field) or real(self, field, within))
+    got = compile_filter("ip.addr == 192.168.1.1 || ipv6.src == ::").evaluate(view.source)
+    assert np.array_equal(got, expected) and not built

@@ -23,12 +23,15 @@ from app.core.dfilter import functions, ir, plan
 from app.core.dfilter.errors import FieldUnavailable, Limits
 from app.core.dfilter.fieldtable import AGGREGATES
 from app.core.dfilter.regexguard import search
-from app.core.dfilter.source import BYTES, FLOAT, INT, NONE, STR, FieldSource, normalize
+from app.core.dfilter.source import BYTES, FLOAT, INT, IPV4, IPV6, NONE, STR, FieldSource, normalize
 from app.core.dfilter.vectors import (Vec, any_rows, coerce_pair, compare, contains, pair,
                                       present_rows, reduce_eq, slice_values, to_bytes)
 
 _EQ_FAMILY = ("==", "!=", "===", "!==")
 _MIRROR = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+FEW_HITS = 4  # table hits up to which _lookup compares codes instead of looking them up
 
 
 class Evaluator:
@@ -54,6 +57,7 @@ class _Run:
         self.scoped = hasattr(source, "values_within")
         cost = getattr(source, "cost", None)
         self.cost = cost if callable(cost) else (lambda name: 0)
+        self.wholes: dict[str, tuple | None] = {}  # name -> whole_column(name)
 
     # -- data access -----------------------------------------------------------------------
     def _need(self, covered: np.ndarray | None, first: bool) -> np.ndarray | None | bool:
@@ -216,16 +220,33 @@ class _Run:
         field, const, op = t.left, t.right, t.op
         if isinstance(field, ir.VConst):
             field, const, op = const, field, _MIRROR.get(op, op)
-        column = getattr(self.src, "column", None)
-        if not (isinstance(field, ir.VField) and isinstance(const, ir.VConst) and callable(column)
-                and field.vt.kind == INT and isinstance(const.value, int) and op != "contains"):
+        if not (isinstance(field, ir.VField) and isinstance(const, ir.VConst) and op != "contains"):
             return None
-        got = column(field.name)
-        if got is None:
+        whole = self.whole_column(field.name, field.vt.kind)
+        if whole is None:
             return None
-        present, values = got
-        matches = compare(INT, values, op, const.value)  # equality for the == family
+        if len(whole) == 2:
+            if not isinstance(const.value, int):
+                return None
+            present, values = whole
+            matches = compare(INT, values, op, const.value)  # equality for the == family
+        else:
+            present, code, table = whole
+            if not len(table):
+                return np.zeros(self.n, dtype=bool)
+            # the table's values compared once, then looked up by code
+            matches = _lookup(compare(field.vt.kind, table, op, const.value), code)
         return present & (~matches if op in ("!=", "!==") else matches)
+
+    def whole_column(self, name: str, kind: str) -> tuple | None:
+        """The source's whole column of a field held at most once per packet: (present, values)
+        of an integer field (``column``), (present, code, table) of an address (``coded_column``),
+        or None (see app.core.dfilter.source)."""
+        if name not in self.wholes:
+            method = {INT: "column", IPV4: "coded_column", IPV6: "coded_column"}.get(kind)
+            answer = getattr(self.src, method, None) if method else None
+            self.wholes[name] = answer(name) if callable(answer) else None
+        return self.wholes[name]
 
     def compare_parts(self, t: ir.TCompare) -> np.ndarray | None:
         """``tcp.port == 80`` as ``tcp.srcport == 80 || tcp.dstport == 80``, without joining
@@ -241,7 +262,9 @@ class _Run:
         parts = AGGREGATES[field.name]
         # Only for parts the source holds outright (index columns): a part read from packets
         # would be read in full here, outside the scope.
-        if any(self.cost(part) != 0 or self.src.values(part) is None for part in parts):
+        kind = field.vt.kind
+        if any(self.whole_column(part, kind) is None
+               and (self.cost(part) != 0 or self.src.values(part) is None) for part in parts):
             return None
         negated = {"!=": "==", "===": "!=="}.get(op)
 
@@ -256,7 +279,8 @@ class _Run:
             return united(op)
         present = np.zeros(self.n, dtype=bool)
         for part in parts:
-            present |= self.presence(part, field.vt.kind)
+            whole = self.whole_column(part, kind)
+            present |= whole[0] if whole is not None else self.presence(part, kind)
         return present & ~united(negated)
 
     def contains(self, hay: Vec, needle: Any) -> np.ndarray:
@@ -342,3 +366,16 @@ class _Run:
             else:
                 out = np.fmod(x, y)
         return Vec(rows, out, v.vt.kind)
+
+
+def _lookup(hits: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """``hits[code]``, where a code may be out of range (clipped: such a packet has no value,
+    and the caller masks it out). A few hits (an address, a small subnet) are found by
+    comparing the codes with each: ten times faster than a lookup of every code."""
+    found = np.flatnonzero(hits)
+    if len(found) <= FEW_HITS:
+        matches = np.zeros(len(code), dtype=bool)
+        for value in found.tolist():
+            matches |= code == value
+        return matches
+    return np.take(hits, code, mode="clip")

@@ -32,7 +32,11 @@ the evaluator then unites their parts (every ``ip.src`` and ``ip.dst`` occurrenc
 Optionally, ``column(name)`` answers an integer field that a packet holds at most once with
 ``(present, values)``, two arrays of length ``n`` (``values`` is meaningless where not
 present), or None: a comparison with a constant is then computed on the whole column, without
-building the occurrence list (``tcp.srcport == 80`` on a million packets).
+building the occurrence list (``tcp.srcport == 80`` on a million packets).  Likewise
+``coded_column(name)`` answers an address field that a packet holds at most once with
+``(present, code, table)``: ``table`` holds the distinct values, ``code`` (length ``n``) the
+position of each present packet's value in it (any integer elsewhere); a comparison with a
+constant is then made on the table and looked up by code (``ip.src == 10.0.0.1``).
 """
 from __future__ import annotations
 
