@@ -6,7 +6,8 @@
 Generates the capture with the corpus generator (cached in --work), starts a real server
 (`wirelens serve`) on a free port with an empty data dir, uploads the file over loopback, and
 measures every row of the big-capture targets. tshark runs on the same file in the same run when
-it is installed, so the ratios hold on a noisy machine. Memory is the server's peak RSS (VmHWM),
+it is installed, so the ratios hold on a noisy machine; the upload and tshark are then repeated
+in turns (--repeat, 3 in all by default), and the ready row compares the medians. Memory is the server's peak RSS (VmHWM),
 alone and added to the peak of its index worker process; the memory kept for the capture is the
 growth of its resident memory (VmRSS) from before the upload, a second after the capture is
 ready and again after the timed requests. Requests are timed until their response has arrived.
@@ -169,6 +170,34 @@ def upload(base: str, path: Path) -> tuple[float, dict]:
     return elapsed, capture
 
 
+def upload_and_wait(base: str, path: Path) -> tuple[float, float | None, float, dict]:
+    """Upload ``path``; (upload time, then first rows and ready, counted from the upload's
+    response, and the capture as it is then)."""
+    # Files written before (the generated capture, an earlier run's data) are flushed to disk
+    # now, not while the upload is measured.
+    os.sync()
+    up_time, capture = upload(base, path)
+    cid = capture["id"]
+    t0 = time.perf_counter()
+    first_rows = None
+    while first_rows is None and capture["status"] in ("ready", "indexing"):
+        try:
+            get(f"{base}/api/captures/{cid}/packets?limit=100")
+            first_rows = time.perf_counter() - t0
+        except urllib.error.HTTPError:  # no row decoded yet
+            time.sleep(0.02)
+            _, capture = get(f"{base}/api/captures/{cid}")
+    # The server answers as soon as indexing ends: no polling (which would take CPU time from
+    # the indexing it measures).
+    while capture["status"] == "indexing":
+        _, capture = get(f"{base}/api/captures/{cid}?wait=60")
+    return up_time, first_rows, time.perf_counter() - t0, capture
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def row(what: str, value: float, unit: str, target: float | None, note: str = "") -> None:
     ratio = f"{value / target:6.2f}x of target" if target else ""
     verdict = "" if not target else ("ok" if value <= target else "OVER")
@@ -185,6 +214,8 @@ def main() -> int:
     ap.add_argument("--no-lazy", action="store_true",
                     help="skip the filters on fields read from the packets (they take minutes)")
     ap.add_argument("--no-tshark", action="store_true", help="do not run tshark for the targets")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="uploads (and tshark runs) whose median ready time is compared")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     path = args.file or generate(args.packets, args.work)
@@ -207,23 +238,8 @@ def main() -> int:
         before = peak_rss(server.pid, "VmRSS")  # the idle server, before the capture exists
         # Files written before (the generated capture, an earlier run's data) are flushed to
         # disk now, not while the upload is measured.
-        os.sync()
-        up_time, capture = upload(base, path)
+        up_time, first_rows, ready, capture = upload_and_wait(base, path)
         cid = capture["id"]
-        t0 = time.perf_counter()
-        first_rows = None
-        while first_rows is None and capture["status"] in ("ready", "indexing"):
-            try:
-                get(f"{base}/api/captures/{cid}/packets?limit=100")
-                first_rows = time.perf_counter() - t0
-            except urllib.error.HTTPError:  # no row decoded yet
-                time.sleep(0.02)
-                _, capture = get(f"{base}/api/captures/{cid}")
-        # The server answers as soon as indexing ends: no polling (which would take CPU time
-        # from the indexing it measures).
-        while capture["status"] == "indexing":
-            _, capture = get(f"{base}/api/captures/{cid}?wait=60")
-        ready = time.perf_counter() - t0
         balance.append(core_balance())
         if capture["status"] != "ready":
             sys.exit(f"indexing failed: {capture}")
@@ -249,15 +265,27 @@ def main() -> int:
         server.terminate()
         server.wait()
     server = start_server(data, port)
+    readies, tsharks = [ready], [tshark[0]] if tshark else []
     try:
         t = time.perf_counter()
         get(f"{base}/api/captures/{cid}/packets?offset={n // 2}&limit=100")
         reopen = time.perf_counter() - t
+        index_bytes = sum(p.stat().st_size for p in (data / "captures" / cid / "index").glob("*.npy"))
+        # The ratio of two wall times on a shared machine: both are taken again, in turns, and
+        # compared by their medians (one slow moment of the host then moves neither).
+        for _ in range(args.repeat - 1):
+            urllib.request.urlopen(urllib.request.Request(f"{base}/api/captures/{cid}",
+                                                          method="DELETE")).close()
+            _, _, again, capture = upload_and_wait(base, path)
+            cid = capture["id"]
+            readies.append(again)
+            balance.append(core_balance())
+            if tshark:
+                tsharks.append(run_tshark(path)[0])
     finally:
         server.terminate()
         server.wait()
 
-    index_bytes = sum(p.stat().st_size for p in (data / "captures" / cid / "index").glob("*.npy"))
     print(f"\npackets: {n}, index on disk: {index_bytes / n:.0f} bytes/packet")
     worst = max(balance)
     print(f"cores alike: the slowest took {worst:.2f}x the fastest's time (before the upload "
@@ -268,7 +296,11 @@ def main() -> int:
     print()
     print(f"| {'what':<52} | {'measured':>12} | {'target':>10} |")
     row("upload of the file over loopback", up_time, "s", 6.0 * size / 600e6)
-    row("upload finished -> capture ready", ready, "s", tshark[0] / 6 if tshark else None)
+    runs = "" if len(readies) == 1 else (
+        f"median of {len(readies)}: " + " ".join(f"{r:.2f}" for r in readies) + " s"
+        + (", tshark " + " ".join(f"{t:.1f}" for t in tsharks) + " s" if tshark else ""))
+    row("upload finished -> capture ready", median(readies), "s",
+        median(tsharks) / 6 if tshark else None, runs)
     row("upload finished -> first rows", first_rows or ready, "s", 1.0)
     row("server peak RSS", rss / 1e6, "MB", tshark[1] / 2e6 if tshark else None)
     row("... with the index worker process's peak", (rss + worker_rss) / 1e6, "MB",
