@@ -166,9 +166,15 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         # itself, from the same (mapped) columns.
         with payloads.reader(data, None) as indexed:  # the bytes indexed, not the file now
             mark = payloads.fingerprint(indexed, len(data))
-        claims = Claims.new()
-        future = procpool.submit(pieces_in_worker, os.fspath(capture), len(data), mark, parts,
-                                 claims)
+        try:
+            claims = Claims.new()
+        except OSError as exc:  # no temporary folder: this process takes every piece
+            # the message only: a handler keeping the exception would keep this frame's map
+            log.warning("No folder to share the TCP pieces in (%s): one process does them",
+                        str(exc))
+        else:
+            future = procpool.submit(pieces_in_worker, os.fspath(capture), len(data), mark,
+                                     parts, claims)
     _no_segment(out, stream < 0)  # each piece fills its own packets, and no piece these
     meanwhile()  # while the worker starts: it takes more pieces meanwhile
     size = int(stream.max()) + 1

@@ -213,6 +213,19 @@ def test_no_worker_process_builds_the_index_in_this_process(tmp_path, monkeypatc
     _assert_same_index(split, alone)
 
 
+def test_no_folder_for_the_claims_builds_the_index_in_this_process(tmp_path, monkeypatch, index,
+                                                                   jobs, caplog):
+    def refuse():
+        raise PermissionError("read-only temporary folder")
+
+    alone = _alone(RICH, tmp_path, index, monkeypatch)
+    monkeypatch.setattr(tcppasses.Claims, "new", refuse)
+    with caplog.at_level(logging.WARNING, logger="wirelens"):
+        split = index(RICH, tmp_path / "split")
+    assert jobs == [] and "read-only temporary folder" in caplog.text
+    _assert_same_index(split, alone)
+
+
 class _BrokenPool:
     """A pool whose worker died: every job fails with BrokenProcessPool."""
 
