@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core import pcapfile, procpool, spool
-from app.core.index import CHUNK, IndexBuilder
+from app.core.index import IndexBuilder
 
 log = logging.getLogger("wirelens")
 
@@ -39,7 +39,7 @@ def _stop_flag(path: Path) -> Path:
 def _follow(builder: IndexBuilder, max_packets: int | None, stopped) -> None:
     """Decode the complete records as they arrive, until ``stopped()``."""
     while not stopped():
-        room = CHUNK if not max_packets else min(CHUNK, max_packets - builder.count)
+        room = builder.room(max_packets or None)
         if room <= 0 or not builder.step(final=False, max_records=room):
             time.sleep(IDLE_WAIT)
 

@@ -76,6 +76,11 @@ class IndexBuilder:
         with self._lock:
             return self._count
 
+    def room(self, limit: int | None) -> int:
+        """The records the next step may decode without passing ``limit`` packets in all (a
+        chunk without a limit)."""
+        return CHUNK if limit is None else min(CHUNK, limit - self.count)
+
     def step(self, final: bool = True, max_records: int = CHUNK, end: int | None = None) -> int:
         """Read and decode the next chunk of records; the number of packets added. ``end``:
         only the records that end by that byte (see RecordReader.read)."""
@@ -302,7 +307,7 @@ def build_index(capture_path: Path, directory: Path, progress: Progress | None =
 
     splitdecode.decode_rest(builder, size, max_packets, report)
     while True:
-        room = CHUNK if max_packets is None else min(CHUNK, max_packets - builder.count)
+        room = builder.room(max_packets)
         if room <= 0:
             if builder.reader.pos < size:
                 builder.reader._stop(f"Only the first {builder.count:,} packets are shown: this server "

@@ -65,18 +65,21 @@ class IndexSource:
         ids = self.col(column)
         n4 = len(self.index.addr4)
         if among is None:
-            rows = np.flatnonzero(self.l3(version) & (ids >= 0))
+            rows = np.flatnonzero(self.has_addr(column, version))
         else:  # an inner header's version is read from its address id
             rows = among[ids[among] >= 0]
             rows = rows[(ids[rows] < n4) == (version == 4)]
         if version == 4:
-            # A damaged header can say IPv4 in its EtherType and 6 in its version nibble; its
-            # addresses were then read as IPv6 and have ids past the IPv4 table.
-            rows = rows[ids[rows] < n4]
             return rows, self.index.addr4[ids[rows]].astype(np.uint32)
-        v6 = ids[rows] >= n4
-        rows = rows[v6]
         return rows, np.asarray(self.index.addr6)[ids[rows] - n4]
+
+    def has_addr(self, column: str, version: int) -> np.ndarray:
+        """The packets whose first IP header is of ``version`` and has an address in ``column``.
+        A damaged header can say IPv4 in its EtherType and 6 in its version nibble; its
+        addresses were then read as IPv6 and have ids past the IPv4 table."""
+        ids = self.col(column)
+        n4 = len(self.index.addr4)
+        return self.l3(version) & ((ids >= 0) & (ids < n4) if version == 4 else ids >= n4)
 
     def relative_time(self) -> np.ndarray:
         ts = self.col("ts_sec")
@@ -149,7 +152,7 @@ def _ip_any(s: IndexSource, column: str, version: int):
     """Every occurrence of an IP address field. The index holds the first IP header's; packets
     with more (tunnels, ICMP errors quoting a packet) are rare and read from their trees."""
     first = s.addr(f"ip_{column}", version)
-    several = (s.col("flags") & (layers.F_TUNNEL | layers.F_QUOTED)) != 0
+    several = _several_headers(s)
     if not several.any() or s.lazy is None:
         return first
     keep = ~several[first[0]]
@@ -173,16 +176,19 @@ def _ip_coded(s: IndexSource, column: str, version: int):
     """The first IP header's addresses as codes into the capture's address table, or None when
     packets hold more than one (see _ip_any). The codes are the index's address ids, so the
     IPv6 table starts with a placeholder row per IPv4 address."""
-    several = (s.col("flags") & (layers.F_TUNNEL | layers.F_QUOTED)) != 0
-    if s.lazy is not None and several.any():
+    if s.lazy is not None and _several_headers(s).any():
         return None
-    ids = s.col(f"ip_{column}")
-    n4 = len(s.index.addr4)
+    present = s.has_addr(f"ip_{column}", version)
     if version == 4:
-        present = s.l3(4) & (ids >= 0) & (ids < n4)
-        return present, ids, np.asarray(s.index.addr4).astype(np.uint32)
+        return present, s.col(f"ip_{column}"), np.asarray(s.index.addr4).astype(np.uint32)
+    n4 = len(s.index.addr4)
     table = np.concatenate([np.zeros((n4, 16), np.uint8), np.asarray(s.index.addr6, np.uint8)])
-    return s.l3(6) & (ids >= n4), ids, table
+    return present, s.col(f"ip_{column}"), table
+
+
+def _several_headers(s: IndexSource) -> np.ndarray:
+    """The packets with more than one IP header (tunnels, ICMP errors quoting a packet)."""
+    return (s.col("flags") & (layers.F_TUNNEL | layers.F_QUOTED)) != 0
 
 
 def _flag_bit(bit: int) -> ColumnGetter:

@@ -125,7 +125,7 @@ def submit(fn: Callable[..., Any], *args: Any) -> Future | None:
     """Run ``fn(*args)`` in the worker process; None when it cannot take the job now.
 
     One job at a time: while another index build uses the worker, both cores are busy anyway,
-    so the caller computes its half itself instead of queueing behind that build.
+    so the caller computes its part itself instead of queueing behind that build.
     """
     global _pool, _job, _job_pool
     if _cores() < 2:

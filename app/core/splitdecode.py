@@ -74,14 +74,12 @@ def decode_from(path: str, start: int, spool: str, limit: int | None = None) -> 
     """In the worker: decode the pcap file ``path`` from the record boundary ``start`` to its
     end, or ``limit`` records, into the spool folder ``spool``; the builder goes back to the
     server."""
-    from app.core.index import CHUNK, IndexBuilder  # noqa: PLC0415 - index imports this module
+    from app.core.index import IndexBuilder  # noqa: PLC0415 - index imports this module
 
     builder = IndexBuilder(Path(path), spool=Path(spool), numbering=False)
     builder.reader.start_at(start)
-    while limit is None or builder.count < limit:
-        room = CHUNK if limit is None else min(CHUNK, limit - builder.count)
-        if not builder.step(final=True, max_records=room):
-            break
+    while (room := builder.room(limit)) > 0 and builder.step(final=True, max_records=room):
+        pass
     return builder
 
 
@@ -89,8 +87,6 @@ def decode_rest(builder: "IndexBuilder", size: int, max_packets: int | None,
                 report: Callable[[], None]) -> None:
     """Decode the rest of ``builder``'s pcap file with the worker's help, when it is worth
     splitting (the caller decodes whatever is left afterwards, all or nothing of it)."""
-    from app.core.index import CHUNK  # noqa: PLC0415 - index imports this module
-
     reader = builder.reader
     left = size - reader.pos
     if left < SPLIT_FROM or builder._spool is None or reader._stopped:
@@ -110,10 +106,8 @@ def decode_rest(builder: "IndexBuilder", size: int, max_packets: int | None,
                              limit)
     if future is None:
         return
-    while reader.pos < middle:
-        room = CHUNK if max_packets is None else min(CHUNK, max_packets - builder.count)
-        if room <= 0 or not builder.step(final=False, max_records=room, end=middle):
-            break
+    while (reader.pos < middle and (room := builder.room(max_packets)) > 0
+           and builder.step(final=False, max_records=room, end=middle)):
         report()
     rest = procpool.result(future, lambda: None)
     if rest is None:

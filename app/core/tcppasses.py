@@ -51,9 +51,8 @@ DECODED = ("l4", "ts_sec", "ts_nsec", "flags", "seq", "ack", "tcp_flags", "pl_le
 
 
 @dataclass
-class Half:
-    """What one process needs for one piece of the streams (the whole of them, or its half,
-    when they are not cut in pieces)."""
+class Gathered:
+    """A piece's input to both passes, gathered by the process that took it."""
 
     segments: TcpSegments       # the analysis input
     rows: np.ndarray            # replay candidates (packets from 0), by stream, frame order within
@@ -73,9 +72,8 @@ class Part:
     reused: np.ndarray
     rows: np.ndarray             # the piece's TCP packets, ascending
     t0: int                      # the capture's first TCP second: one time origin for all pieces
-    out: dict[str, np.ndarray] | None  # the TCP column files to fill (None: in memory there)
 
-    def gather(self, data: np.ndarray, release: Callable[[], None] | None = None) -> Half:
+    def gather(self, data: np.ndarray, release: Callable[[], None] | None = None) -> Gathered:
         """The piece's analysis input and replay candidates; ``data``: the capture's bytes."""
         c, keys = pdus.tcp_candidates(data, {**self.cols, "tcp_stream": self.stream},
                                       release or (lambda: None), among=self.rows)
@@ -86,7 +84,7 @@ class Part:
         decoded["tcp_stream"], decoded["tcp_dir"] = self.stream[c], self.direction[c]
         segments = tcpindex.tcp_segments(data, self.cols, self.rows, self.stream, self.direction,
                                          self.reused, self.t0, release)
-        return Half(segments, c, keys, np.searchsorted(self.rows, c), decoded)
+        return Gathered(segments, c, keys, np.searchsorted(self.rows, c), decoded)
 
 
 # (analysis values per segment, per-stream summary, replayed candidates, their outcomes)
@@ -118,10 +116,11 @@ class Claims:
 
 @dataclass
 class Done:
-    """What a process did: its pieces, the per-stream summary of their streams and, unless it
-    wrote them into the column files itself, the outcome of their rows."""
+    """What a process did: its pieces, their streams and the per-stream summary of these and,
+    unless it wrote them into the column files itself, the outcome of their rows."""
 
     pieces: list[int]
+    streams: np.ndarray
     summary: StreamSummary
     outcome: Outcome | None
 
@@ -158,8 +157,8 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
         piece = procpool.pieces(stream[rows], weights, PIECES)
     decoded = {name: cols[name] for name in DECODED}
     t0 = int(cols["ts_sec"][rows[0]])
-    parts = [Part(decoded, stream, direction, reused, rows[piece == k], t0,
-                  out if folder is not None else None) for k in np.unique(piece).tolist()]
+    parts = [Part(decoded, stream, direction, reused, rows[piece == k], t0)
+             for k in np.unique(piece).tolist()]
     claims = future = None
     if len(parts) > 1:
         # The worker first, so that it starts as early as possible: it gathers its pieces
@@ -174,7 +173,7 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
                         str(exc))
         else:
             future = procpool.submit(pieces_in_worker, os.fspath(capture), len(data), mark,
-                                     parts, claims)
+                                     parts, claims, out if folder is not None else None)
     _no_segment(out, stream < 0)  # each piece fills its own packets, and no piece these
     meanwhile()  # while the worker starts: it takes more pieces meanwhile
     size = int(stream.max()) + 1
@@ -183,14 +182,14 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
             # the worker's first piece is its own: it does at least that much, even when late
             mine = range(len(parts) - 1) if future is not None else range(len(parts))
             done = [_outcome(parts, _take(parts, mine, claims, data, read, release), size)]
-            summaries = [fill(out, parts, done[0])]
+            fill(out, parts, done[0])
             if future is not None:
                 back = procpool.result(future, lambda: None)
                 if back is None:  # the worker failed: whatever it took is done here
                     left = [k for k in range(len(parts)) if k not in done[0].pieces]
                     back = _outcome(parts, _take(parts, left, None, data, read, release), size)
-                # the worker fills the column files itself; columns in memory are filled here
-                summaries.append(back.summary if back.outcome is None else fill(out, parts, back))
+                if back.outcome is not None:  # the worker fills column files itself
+                    fill(out, parts, back)
                 done.append(back)
                 del future
     finally:
@@ -198,9 +197,8 @@ def tcp_columns(data: np.ndarray, cols: dict[str, np.ndarray],
             claims.remove()
     out.update(tcp_stream=stream, tcp_dir=direction)
     if len(done) == 1:
-        return out, summaries[0]
-    ids = [np.unique(stream[_rows(parts, d.pieces)]) for d in done]
-    return out, merge_summaries(list(zip(ids, summaries)), size)
+        return out, done[0].summary
+    return out, merge_summaries([(d.streams, d.summary) for d in done], size)
 
 
 def _rows(parts: list[Part], pieces: list[int]) -> np.ndarray:
@@ -216,11 +214,10 @@ def _take(parts: list[Part], order: Iterable[int], claims: Claims | None, data: 
     for k in order:
         if claims is not None and not claims.take(k):
             break  # the other process took it, and the ones beyond it before
-        half = parts[k].gather(data, release)
-        if claims is not None:
-            indexfiles.drop_pages(parts[k].cols)  # what the piece needs of them is in ``half``
-        done.append((k, run_half(half, read, release)))
-        del half
+        gathered = parts[k].gather(data, release)
+        indexfiles.drop_pages(parts[k].cols)  # what the piece needs of them is gathered
+        done.append((k, run_piece(gathered, read, release)))
+        del gathered
     return done
 
 
@@ -233,21 +230,21 @@ def _outcome(parts: list[Part], done: list[tuple[int, Outcome]], size: int) -> D
     ids = [np.unique(parts[k].stream[parts[k].rows]) for k in pieces]
     summary = merge_summaries([(i, o[1]) for i, o in zip(ids, outcomes)], size)
     replayed = np.concatenate([np.zeros(0, np.int64)] + [o[2] for o in outcomes])
-    return Done(pieces, summary, (values, summary, replayed, Result.joined([o[3] for o in outcomes])))
+    streams = np.concatenate([np.zeros(0, np.int64)] + ids)  # pieces share no stream
+    return Done(pieces, streams, summary,
+                (values, summary, replayed, Result.joined([o[3] for o in outcomes])))
 
 
-def fill(out: dict[str, np.ndarray], parts: list[Part], done: Done) -> StreamSummary:
+def fill(out: dict[str, np.ndarray], parts: list[Part], done: Done) -> None:
     """Write the outcome of the pieces ``done`` into the TCP columns ``out`` (the pages of a
-    column file are dropped from this process's memory once written: the file has them); their
-    summary."""
-    values, summary, replayed, result = done.outcome
+    column file are dropped from this process's memory once written: the file has them)."""
+    values, _summary, replayed, result = done.outcome
     if done.pieces:
         rows = _rows(parts, done.pieces)
         tcpindex.fill_analysis(out, rows, values, _drop)
         for name, value in pdus.NO_PDU.items():  # then the replayed segments' values
             out[name][rows] = value
         pdus.fill_tcp_pdu_columns(out, replayed, result, _drop)
-    return summary
 
 
 def _no_segment(out: dict[str, np.ndarray], rows: np.ndarray) -> None:
@@ -260,28 +257,30 @@ def _drop(column: np.ndarray) -> None:
     indexfiles.drop_pages({"column": column})
 
 
-def run_half(half: Half, read: pdutcp.Read, release: Callable[[], None] = lambda: None) -> Outcome:
-    """Analyse the segments of ``half``, then replay its candidates."""
-    values, summary = analyze_for_index(half.segments)
-    cols = dict(half.decoded)
+def run_piece(piece: Gathered, read: pdutcp.Read,
+              release: Callable[[], None] = lambda: None) -> Outcome:
+    """Analyse the segments of ``piece``, then replay its candidates."""
+    values, summary = analyze_for_index(piece.segments)
+    cols = dict(piece.decoded)
     for name, field in FROM_ANALYSIS.items():
-        cols[name] = values[field][half.at]
-    result = Result(len(half.rows))
+        cols[name] = values[field][piece.at]
+    result = Result(len(piece.rows))
     # A flaw in the replay must cost the rows their reassembly context, not the index.
     try:
-        pdutcp.replay_blocks(read, cols, half.rows, half.keys, result, release,
-                             at=np.arange(len(half.rows)))
+        pdutcp.replay_blocks(read, cols, piece.rows, piece.keys, result, release,
+                             at=np.arange(len(piece.rows)))
     except Exception:  # noqa: BLE001
         log.exception("TCP reassembly context could not be computed")
-        result = Result(len(half.rows))
-    return values, summary, half.rows, result
+        result = Result(len(piece.rows))
+    return values, summary, piece.rows, result
 
 
-def pieces_in_worker(path: str, size: int, fingerprint: int, parts: list[Part],
-                     claims: Claims) -> Done:
+def pieces_in_worker(path: str, size: int, fingerprint: int, parts: list[Part], claims: Claims,
+                     out: dict[str, np.ndarray] | None) -> Done:
     """In the worker: take the pieces ``parts`` from the last on, reading the capture at
     ``path``, whose first ``size`` bytes were indexed.  Their TCP columns are filled here when
-    they are files (the summary goes back), else their outcome goes back to be filled there."""
+    they are files (``out``; the summary goes back), else their outcome goes back to be
+    filled there."""
     with payloads.reader(None, path) as read:
         # A capture replaced or cut since it was indexed would give other roles, silently.
         if os.path.getsize(path) < size or payloads.fingerprint(read, size) != fingerprint:
@@ -293,6 +292,7 @@ def pieces_in_worker(path: str, size: int, fingerprint: int, parts: list[Part],
             finally:
                 del data  # the map cannot close while a view of it is alive
     outcome = _outcome(parts, done, int(parts[0].stream.max()) + 1)
-    if parts[0].out is not None:
-        return Done(outcome.pieces, fill(parts[0].out, parts, outcome), None)
+    if out is not None:
+        fill(out, parts, outcome)
+        outcome.outcome = None  # in the files now
     return outcome

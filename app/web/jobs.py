@@ -19,7 +19,6 @@ class Jobs:
     def __init__(self, captures: Captures, workers: int = 2) -> None:
         self.captures = captures
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index")
-        self._running: dict[str, Future] = {}
         self._ended: dict[str, Future] = {}  # per capture: done when its indexing has ended
 
     def ended(self, capture_id: str) -> Future | None:
@@ -33,9 +32,7 @@ class Jobs:
         # job is done, and the builder's memory should be gone before the job trims the heap.
         ended: Future = Future()
         self._ended[capture_id] = ended
-        future = self._pool.submit(self._run, capture_id, [builder], ended)
-        self._running[capture_id] = future
-        return future
+        return self._pool.submit(self._run, capture_id, [builder], ended)
 
     def _run(self, capture_id: str, handed: list, ended: Future):
         try:
@@ -47,7 +44,6 @@ class Jobs:
                 error="Indexing failed with an internal error; the file is kept.",
             )
         finally:
-            self._running.pop(capture_id, None)
             if self._ended.get(capture_id) is ended:
                 del self._ended[capture_id]
             ended.set_result(None)  # before the heap is trimmed: waiting clients answer now
